@@ -1,0 +1,1 @@
+"""Model backends: local weights, servers, recordings."""

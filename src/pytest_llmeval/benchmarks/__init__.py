@@ -1,0 +1,1 @@
+"""Benchmarks: the Benchmark definition, data loading, and the built-in benchmarks."""

@@ -1,0 +1,47 @@
+"""The plugin's own benchmarks and backends, registered through the same hooks as anyone's."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from .backends.base import Backend
+    from .benchmarks.base import Benchmark
+    from .registry import ModelSpec
+
+#: Built-in benchmark modules (under pytest_llmeval.benchmarks), each with ``benchmarks()``.
+BENCHMARK_MODULES = (
+    "mmlu",
+    "gsm8k",
+)
+
+#: The survey's capability categories, in the order the scorecard lists them.
+CAPABILITIES = ("general", "reasoning", "long_context", "agent", "hallucination", "safety")
+
+
+def _transformers(spec: ModelSpec, config: pytest.Config) -> Backend:
+    from .backends.transformers_backend import TransformersBackend
+    from .session import settings_of
+
+    return TransformersBackend(spec.scheme, spec.target, batch_size=settings_of(config).batch_size)
+
+
+class BuiltinPlugin:
+    """Registered as ``llmeval-builtin``; a conftest can unregister or add to it."""
+
+    @pytest.hookimpl
+    def pytest_llmeval_benchmarks(self, config: pytest.Config) -> list[Benchmark]:
+        found: list[Benchmark] = []
+        for name in BENCHMARK_MODULES:
+            module = importlib.import_module(f"pytest_llmeval.benchmarks.{name}")
+            found.extend(module.benchmarks())
+        return found
+
+    @pytest.hookimpl
+    def pytest_llmeval_backends(self, config: pytest.Config) -> dict[str, Callable[[ModelSpec, pytest.Config], Any]]:
+        return {"hf": _transformers, "gguf": _transformers}

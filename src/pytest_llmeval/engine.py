@@ -1,0 +1,184 @@
+"""The engine: gathers the requests of every collected item and answers them ahead of the tests.
+
+Tests never run inference one at a time when they could share a batch: before the first test
+runs, the engine sends each model's uncached requests to its backend in chunks (the backend
+batches or overlaps them), streams every answer into the cache as it arrives, and each test
+then reads its response. Under xdist every worker does this for the whole selection but
+starts at its own offset and skips chunks another worker already cached, so the workers
+share the work through the cache instead of repeating it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .backends.base import Backend, BackendError
+from .cache import ResponseCache, request_key
+from .request import Request, Response
+
+
+@dataclass
+class ModelHandle:
+    """One model of the run: its name, its backend (made on first use) and what went wrong."""
+
+    name: str
+    make_backend: Callable[[], Backend]
+    role: str = "candidate"
+    _backend: Backend | None = None
+    failure: str | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def backend(self) -> Backend:
+        if self._backend is None:
+            self._backend = self.make_backend()
+        return self._backend
+
+    def describe(self) -> str:
+        if self.failure:
+            return f"unavailable: {self.failure}"
+        try:
+            return self.backend.describe()
+        except BackendError as exc:
+            return f"unavailable: {exc}"
+
+
+ProgressCallback = Callable[[str, int, int, float], None]
+
+
+class Engine:
+    """Answers requests for named models, from the cache when it can."""
+
+    def __init__(self, models: dict[str, ModelHandle], cache: ResponseCache, chunk_size: int = 256) -> None:
+        self.models = models
+        self.cache = cache
+        self.chunk_size = chunk_size
+        self._answers: dict[str, Response] = {}
+        self.inference_requests = 0
+        self.progress: ProgressCallback | None = None
+
+    # -- choosing the request and its key -----------------------------------------------------
+
+    def pick(self, model: str, requests: Sequence[Request]) -> Request:
+        """The first of an item's requests that the model's backend can answer."""
+        backend = self.models[model].backend
+        for request in requests:
+            if backend.supports(request):
+                return request
+        return requests[-1]
+
+    def key(self, model: str, request: Request) -> str:
+        return request_key(self.models[model].backend.identity(), request)
+
+    # -- answering ----------------------------------------------------------------------------
+
+    def prefetch(self, wanted: Sequence[tuple[str, Sequence[Request]]], worker: int = 0, workers: int = 1) -> None:
+        """Answer every wanted (model, requests) pair now, in batches, streaming into the cache."""
+        per_model: dict[str, dict[str, Request]] = {}
+        for model, requests in wanted:
+            handle = self.models[model]
+            if handle.failure:
+                continue
+            try:
+                request = self.pick(model, requests)
+                key = self.key(model, request)
+            except BackendError as exc:
+                handle.failure = str(exc)
+                continue
+            if key not in self._answers:
+                per_model.setdefault(model, {})[key] = request
+        for model, pending in per_model.items():
+            self._prefetch_model(model, pending, worker, workers)
+
+    def _prefetch_model(self, model: str, pending: dict[str, Request], worker: int, workers: int) -> None:
+        missing = []
+        for key, request in pending.items():
+            cached = self.cache.get(key)
+            if cached is not None:
+                self._answers[key] = cached
+            else:
+                missing.append((key, request))
+        if not missing:
+            return
+        chunks = [missing[i : i + self.chunk_size] for i in range(0, len(missing), self.chunk_size)]
+        start = (len(chunks) * worker) // max(1, workers)
+        chunks = chunks[start:] + chunks[:start]
+        total = len(missing)
+        done = 0
+        started = time.perf_counter()
+        self._report(model, done, total, started)
+        for chunk in chunks:
+            if workers > 1:  # another worker may have answered this chunk meanwhile
+                fresh = []
+                for key, request in chunk:
+                    cached = self.cache.get(key)
+                    if cached is not None:
+                        self._answers[key] = cached
+                        done += 1
+                    else:
+                        fresh.append((key, request))
+                chunk = fresh
+            if chunk:
+                done = self._run_chunk(model, chunk, done, total, started)
+        self._report(model, total, total, started)
+
+    def _run_chunk(self, model: str, chunk: list[tuple[str, Request]], done: int, total: int, started: float) -> int:
+        handle = self.models[model]
+        counter = {"done": done}
+
+        def progress(n: int) -> None:
+            counter["done"] += n
+            self._report(model, counter["done"], total, started)
+
+        requests = [request for _, request in chunk]
+        with handle.lock:
+            try:
+                for index, response in handle.backend.run(requests, progress):
+                    key = chunk[index][0]
+                    response.meta.setdefault("backend", handle.backend.name)
+                    self._answers[key] = response
+                    self.cache.put(key, response)
+                    self.inference_requests += 1
+            except BackendError as exc:
+                handle.failure = str(exc)
+        return counter["done"]
+
+    def _report(self, model: str, done: int, total: int, started: float) -> None:
+        if self.progress is not None:
+            self.progress(model, done, total, time.perf_counter() - started)
+
+    def answer(self, model: str, requests: Sequence[Request]) -> tuple[Request, Response]:
+        """The response to an item's request: prefetched, cached, or asked for now."""
+        handle = self.models[model]
+        if handle.failure:
+            return requests[0], Response(error=f"model {model!r} is unavailable: {handle.failure}")
+        try:
+            request = self.pick(model, requests)
+            key = self.key(model, request)
+        except BackendError as exc:
+            handle.failure = str(exc)
+            return requests[0], Response(error=f"model {model!r} is unavailable: {exc}")
+        response = self._answers.get(key) or self.cache.get(key)
+        if response is None:
+            self._run_chunk(model, [(key, request)], 0, 1, time.perf_counter())
+            response = self._answers.get(key)
+            if response is None:
+                response = Response(error=f"model {model!r} is unavailable: {handle.failure or 'no answer'}")
+        return request, response
+
+    def ask(self, model: str, request: Request) -> Response:
+        """One request, outside any benchmark (the ``llm_model`` fixture)."""
+        return self.answer(model, [request])[1]
+
+    def close(self) -> None:
+        for handle in self.models.values():
+            if handle._backend is not None:
+                handle._backend.close()
+        self.cache.close()
+
+    def stats(self) -> dict[str, Any]:
+        return {"cache_hits": self.cache.hits, "inference_requests": self.inference_requests}

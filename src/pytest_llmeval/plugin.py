@@ -1,0 +1,52 @@
+"""pytest entry point: options, hooks, and the plugin objects registered only when needed.
+
+Importing this module imports nothing heavy: torch, transformers, datasets and openai load
+only inside the backend or loader that needs them, after benchmark items were collected.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from . import hookspecs
+from .options import addoption, read_settings
+from .session import EVAL_SESSION, SETTINGS, EvalSession, llm_item, llm_model, llm_response
+
+__all__ = ["llm_item", "llm_model", "llm_response"]  # fixtures, found by pytest in this module
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    addoption(parser)
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "llmeval: a benchmark item (pytest-llmeval)")
+    config.addinivalue_line("markers", "llmeval_benchmark(benchmark): parametrize a test over a benchmark's items")
+    config.addinivalue_line("markers", "slow: slow tests, e.g. real-model runs (deselect with -m 'not slow')")
+    from .builtin import BuiltinPlugin
+
+    config.pluginmanager.register(BuiltinPlugin(), "llmeval-builtin")
+    settings = read_settings(config)
+    config.stash[SETTINGS] = settings
+    evaluator = EvalSession(config, settings)
+    config.stash[EVAL_SESSION] = evaluator
+    config.pluginmanager.register(evaluator, "llmeval-session")
+    if not hasattr(config, "workerinput"):  # the controller (or a plain run) sees every report
+        from .reporter import ScorecardReporter
+
+        config.pluginmanager.register(ScorecardReporter(config, settings), "llmeval-reporter")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    evaluator = config.stash.get(EVAL_SESSION, None)
+    if evaluator is not None:
+        evaluator.close()
+        del config.stash[EVAL_SESSION]
+    for name in ("llmeval-reporter", "llmeval-session", "llmeval-builtin"):
+        plugin = config.pluginmanager.get_plugin(name)
+        if plugin is not None:
+            config.pluginmanager.unregister(plugin)

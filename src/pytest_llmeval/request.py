@@ -1,0 +1,113 @@
+"""What the plugin asks a model, and what comes back.
+
+A :class:`Request` is plain, hashable data: everything that decides the model's answer is in
+it, so its :meth:`Request.identity` (together with the backend's identity) is the response
+cache key. A :class:`Response` is what a backend returns for it; a backend that could not
+answer returns one with ``error`` set instead of raising, so one bad item never sinks a batch.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+RequestKind = Literal["generate", "loglikelihood"]
+
+
+@dataclass(frozen=True)
+class Message:
+    """One chat message (OpenAI shape)."""
+
+    role: str
+    content: str
+
+
+@dataclass(frozen=True)
+class Request:
+    """One thing to ask a model.
+
+    ``kind="generate"``: produce text for ``messages`` (chat) or ``prompt`` (plain completion).
+    ``kind="loglikelihood"``: score each of ``choices`` as a continuation of the prompt; the
+    response's ``choice_logprobs`` holds one total log-probability per choice.
+
+    Example::
+
+        Request(messages=(Message("user", "What is 2+3?"),), max_tokens=16)
+    """
+
+    messages: tuple[Message, ...] = ()
+    prompt: str | None = None
+    kind: RequestKind = "generate"
+    choices: tuple[str, ...] = ()
+    max_tokens: int = 256
+    temperature: float = 0.0
+    stop: tuple[str, ...] = ()
+    #: OpenAI ``tools`` definitions as a canonical JSON string (hashable), or None.
+    tools_json: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.messages and self.prompt is None:
+            raise ValueError("a Request needs messages or a prompt")
+        if self.kind == "loglikelihood" and not self.choices:
+            raise ValueError("a loglikelihood Request needs choices")
+
+    @property
+    def tools(self) -> list[dict[str, Any]] | None:
+        return None if self.tools_json is None else json.loads(self.tools_json)
+
+    def identity(self) -> dict[str, Any]:
+        """Every field that can change the answer, as JSON-ready data."""
+        data = asdict(self)
+        data["messages"] = [[m.role, m.content] for m in self.messages]
+        return data
+
+    def text(self) -> str:
+        """The prompt as a person would read it (for failure reports)."""
+        if self.prompt is not None and not self.messages:
+            return self.prompt
+        return "\n".join(f"[{m.role}] {m.content}" for m in self.messages)
+
+
+@dataclass
+class ToolCall:
+    """A function call the model asked for."""
+
+    name: str
+    arguments: str  # JSON text as the model produced it
+
+
+@dataclass
+class Response:
+    """A backend's answer to one :class:`Request`.
+
+    Exactly one of ``text``/``choice_logprobs`` is filled for a success; ``error`` is set
+    (and the rest may be empty) when the backend could not answer after its retries.
+    """
+
+    text: str = ""
+    choice_logprobs: list[float] | None = None
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    error: str | None = None
+    #: Where the answer came from and what it cost: backend, latency_s, tokens, cached.
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["meta"] = {k: v for k, v in self.meta.items() if k != "cached"}
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Response:
+        calls = [ToolCall(**c) for c in data.get("tool_calls") or []]
+        return cls(
+            text=data.get("text", ""),
+            choice_logprobs=data.get("choice_logprobs"),
+            tool_calls=calls,
+            error=data.get("error"),
+            meta=dict(data.get("meta") or {}),
+        )

@@ -1,0 +1,1 @@
+"""Scoring: the scorer contract, answer extraction, and the built-in scorers."""

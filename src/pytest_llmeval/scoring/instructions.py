@@ -1,0 +1,846 @@
+"""Checkers for verifiable instructions: IFBench's constraint types.
+
+Each checker is a pure function ``check(response, **kwargs) -> bool`` registered under its
+IFBench instruction id (``count:numbers``, ``format:emoji``...). :func:`evaluate` runs the
+checkers of one item in two modes, as IFEval and IFBench report them:
+
+- *strict*: the response as it is;
+- *loose*: the instruction counts as followed if any of eight variants of the response passes
+  (with its first line, last line or both dropped, each with and without ``*`` removed),
+  which forgives a preamble such as "Sure, here it is:" and Markdown emphasis.
+
+The checkers are written from the instruction texts (what a reader would verify), without
+NLP libraries: sentences are split on terminal punctuation, words are runs of letters and
+digits, syllables are counted by a vowel-group rule. Two IFBench types are not implemented
+(see :data:`UNSUPPORTED`); items that use them are not shipped.
+
+Example::
+
+    evaluate(["count:numbers"], [{"N": 2}], "Roughly 3 of 4 agreed.").strict  # [True]
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+import re
+import string
+import unicodedata
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+Checker = Callable[..., bool]
+
+#: Every implemented checker, by IFBench instruction id.
+CHECKERS: dict[str, Checker] = {}
+
+#: IFBench instruction ids with no checker, and why.
+UNSUPPORTED: dict[str, str] = {
+    "words:start_verb": "deciding whether the first word is a verb needs a part-of-speech tagger",
+    "custom:european_capitals_sort": "the answer key is a world-knowledge list (capitals by latitude), "
+                                     "not a property of the response's form",
+}
+
+
+def checker(instruction_id: str) -> Callable[[Checker], Checker]:
+    def register(function: Checker) -> Checker:
+        CHECKERS[instruction_id] = function
+        return function
+
+    return register
+
+
+def supported(instruction_id: str) -> bool:
+    """Whether ``instruction_id`` has a checker."""
+    return instruction_id in CHECKERS
+
+
+def clean_kwargs(kwargs: Mapping[str, Any] | None) -> dict[str, Any]:
+    """IFBench rows list every argument name with null for the unused ones: keep the used ones."""
+    return {key: value for key, value in (kwargs or {}).items() if value is not None}
+
+
+def check(instruction_id: str, response: str, kwargs: Mapping[str, Any] | None = None) -> bool:
+    """Whether ``response`` follows one instruction (strict mode)."""
+    try:
+        function = CHECKERS[instruction_id]
+    except KeyError:
+        raise KeyError(f"no checker for instruction {instruction_id!r}") from None
+    return bool(function(response, **clean_kwargs(kwargs)))
+
+
+def loose_variants(response: str) -> list[str]:
+    """The response and seven forgiving variants of it (IFEval's loose mode)."""
+    lines = response.split("\n")
+    cuts = [response, "\n".join(lines[1:]).strip(), "\n".join(lines[:-1]).strip(), "\n".join(lines[1:-1]).strip()]
+    return [variant for cut in cuts for variant in (cut, cut.replace("*", ""))]
+
+
+def check_loose(instruction_id: str, response: str, kwargs: Mapping[str, Any] | None = None) -> bool:
+    """Whether any loose variant of ``response`` follows the instruction."""
+    return any(variant.strip() and check(instruction_id, variant, kwargs) for variant in loose_variants(response))
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Per-instruction verdicts for one response, in the order of the item's instructions."""
+
+    instruction_ids: tuple[str, ...]
+    strict: tuple[bool, ...]
+    loose: tuple[bool, ...]
+
+    @property
+    def all_strict(self) -> bool:
+        return all(self.strict)
+
+    @property
+    def all_loose(self) -> bool:
+        return all(self.loose)
+
+
+def evaluate(instruction_ids: Sequence[str], kwargs_list: Sequence[Mapping[str, Any] | None], response: str) -> Evaluation:
+    """Check every instruction of an item, strictly and loosely."""
+    if len(instruction_ids) != len(kwargs_list):
+        raise ValueError(f"{len(instruction_ids)} instructions but {len(kwargs_list)} kwargs")
+    strict = tuple(check(i, response, k) for i, k in zip(instruction_ids, kwargs_list, strict=True))
+    loose = tuple(s or check_loose(i, response, k) for i, k, s in zip(instruction_ids, kwargs_list, strict, strict=True))
+    return Evaluation(tuple(instruction_ids), strict, loose)
+
+
+# -- text helpers --------------------------------------------------------------------------------
+
+_PUNCTUATION = string.punctuation + "“”‘’«»—–…¿¡"
+_NO_PUNCTUATION = str.maketrans("", "", _PUNCTUATION)
+
+
+def words(text: str) -> list[str]:
+    """Runs of letters and digits ("don't" is two words, as in IFEval's word count)."""
+    return re.findall(r"\w+", text)
+
+
+def bare_words(text: str) -> list[str]:
+    """Whitespace-separated words with punctuation removed (empty ones dropped), lower case."""
+    return [w for w in text.lower().translate(_NO_PUNCTUATION).split() if w]
+
+
+def tokens(text: str) -> list[str]:
+    """Words and single punctuation marks, for n-grams."""
+    return re.findall(r"\w+|[^\w\s]", text)
+
+
+_ABBREVIATIONS = {
+    "mr", "mrs", "ms", "dr", "prof", "st", "jr", "sr", "vs", "etc", "e.g", "i.e", "inc", "ltd", "co", "no",
+    "fig", "approx", "dept", "est", "gen", "gov", "col", "lt", "mt", "ave", "u.s", "u.k", "a.m", "p.m", "cf",
+}
+# Terminal punctuation, closing quotes or brackets, and any emoji placed right after it.
+_SENTENCE_END = re.compile(
+    r"[.!?\u203d]+[\"'”’)\]»]*[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\ufe0f\u200d]*(?=\s|$)"
+)
+
+
+def sentences(text: str) -> list[str]:
+    """Sentences: text up to ``.``, ``!``, ``?`` (or ``‽``) followed by a space or the end.
+
+    A full stop after a known abbreviation ("Dr.", "e.g.") or a single initial ("J.") does
+    not end a sentence; line breaks are spaces, as in IFEval's splitter.
+    """
+    text = re.sub(r"\s+", " ", text).strip()
+    found, start = [], 0
+    for match in _SENTENCE_END.finditer(text):
+        before = text[start:match.start()].split()
+        last = before[-1].lower().rstrip(".") if before else ""
+        if match.group().startswith(".") and len(match.group().rstrip("\"'”’)]»")) == 1 and (
+            last in _ABBREVIATIONS or (len(last) == 1 and last.isalpha())
+        ):
+            continue
+        sentence = text[start:match.end()].strip()
+        if sentence:
+            found.append(sentence)
+        start = match.end()
+    rest = text[start:].strip()
+    if rest:
+        found.append(rest)
+    return found
+
+
+def _ending(sentence: str) -> str:
+    trimmed = sentence.rstrip("\"'”’)]» ")
+    return trimmed[-1] if trimmed else ""
+
+
+def _fold(text: str) -> str:
+    """Accents removed: "São Tomé" -> "Sao Tome"."""
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+
+
+_EMOJI_RANGES = (
+    (0x1F000, 0x1FAFF), (0x2600, 0x27BF), (0x2B00, 0x2BFF), (0x2300, 0x23FF), (0x2190, 0x21FF),
+    (0x3030, 0x3030), (0x303D, 0x303D), (0x3297, 0x3299), (0x00A9, 0x00A9), (0x00AE, 0x00AE),
+    (0x203C, 0x203C), (0x2049, 0x2049), (0x2122, 0x2122), (0x2139, 0x2139), (0x24C2, 0x24C2),
+)
+_EMOJI_JOINERS = {"\ufe0f", "\ufe0e", "\u200d", "\u20e3"}
+
+
+def is_emoji(char: str) -> bool:
+    code = ord(char)
+    return any(low <= code <= high for low, high in _EMOJI_RANGES)
+
+
+def _ends_with_emoji(text: str) -> bool:
+    text = text.rstrip(_PUNCTUATION + " ")
+    while text and (text[-1] in _EMOJI_JOINERS or 0x1F3FB <= ord(text[-1]) <= 0x1F3FF):
+        text = text[:-1]
+    return bool(text) and is_emoji(text[-1])
+
+
+def _starts_with_emoji(text: str) -> bool:
+    text = text.lstrip(_PUNCTUATION + " ")
+    return bool(text) and is_emoji(text[0])
+
+
+def _has_japanese(text: str) -> bool:
+    return re.search(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff66-\uff9f]", text) is not None
+
+
+def syllables(word: str) -> int:
+    """An estimate: vowel groups, less a silent final e (a rule of thumb, not a dictionary)."""
+    w = re.sub(r"[^a-z]", "", word.lower())
+    if not w:
+        return 0
+    count = len(re.findall(r"[aeiouy]+", w))
+    if w.endswith("e") and not w.endswith(("le", "ee", "ye", "oe")) and count > 1:
+        count -= 1
+    elif w.endswith("le") and len(w) > 2 and w[-3] in "aeiouy" and count > 1:
+        count -= 1  # "whale", "mole": the e is silent
+    if w.endswith("ed") and len(w) > 3 and w[-3] not in "td" and count > 1:
+        count -= 1  # "jumped", "called": no extra syllable
+    return max(1, count)
+
+
+def _is_prime(n: int) -> bool:
+    return n >= 2 and all(n % d for d in range(2, int(n**0.5) + 1))
+
+
+# -- counts ----------------------------------------------------------------------------------------
+
+_CONJUNCTIONS = {"for", "and", "nor", "but", "or", "yet", "so"}
+
+
+@checker("count:conjunctions")
+def use_conjunctions(response: str, small_n: float) -> bool:
+    """Use at least ``small_n`` different coordinating conjunctions (FANBOYS)."""
+    used = {w.lower() for w in words(response)} & _CONJUNCTIONS
+    return len(used) >= int(small_n)
+
+
+@checker("count:keywords_multiple")
+def keyword_frequencies(response: str, keyword1: str, keyword2: str, keyword3: str, keyword4: str, keyword5: str) -> bool:
+    """Keyword 1 once, 2 twice, 3 three times, 4 five times, 5 seven times (whole words, any case)."""
+    wanted = zip((keyword1, keyword2, keyword3, keyword4, keyword5), (1, 2, 3, 5, 7), strict=True)
+    return all(len(re.findall(rf"\b{re.escape(k.strip())}\b", response, re.I)) == n for k, n in wanted)
+
+
+@checker("count:numbers")
+def number_count(response: str, N: float) -> bool:  # noqa: N803 - IFBench's argument name
+    """Exactly ``N`` numbers ("1,000" and "3.14" are one number each)."""
+    return len(re.findall(r"\d+(?:[.,]\d+)*", response)) == int(N)
+
+
+PERSON_NAMES = (
+    "Emma", "Liam", "Sophia", "Jackson", "Olivia", "Noah", "Ava", "Lucas", "Isabella", "Mason", "Mia", "Ethan",
+    "Charlotte", "Alexander", "Amelia", "Benjamin", "Harper", "Leo", "Zoe", "Daniel", "Chloe", "Samuel", "Lily",
+    "Matthew", "Grace", "Owen", "Abigail", "Gabriel", "Ella", "Jacob", "Scarlett", "Nathan", "Victoria", "Elijah",
+    "Layla", "Nicholas", "Audrey", "David", "Hannah", "Christopher", "Penelope", "Thomas", "Nora", "Andrew", "Aria",
+    "Joseph", "Claire", "Ryan", "Stella", "Jonathan",
+)
+
+
+@checker("count:person_names")
+def person_names(response: str, N: float) -> bool:  # noqa: N803
+    """At least ``N`` different names from the list the prompt gives (whole words, capitalised)."""
+    return sum(1 for name in PERSON_NAMES if re.search(rf"\b{name}\b", response)) >= int(N)
+
+
+PRONOUNS = frozenset(
+    # personal, subject and object
+    "i me you he him she her it we us they them "
+    # possessive
+    "my mine your yours his hers its our ours their theirs "
+    # reflexive
+    "myself yourself yourselves himself herself itself ourselves themselves oneself "
+    # demonstrative, interrogative and relative
+    "this that these those who whom whose which what whoever whomever whatever whichever "
+    # indefinite
+    "anybody anyone anything everybody everyone everything nobody nothing somebody someone something "
+    "each either neither both all some any none one another others few many several".split()
+)
+
+
+@checker("count:pronouns")
+def pronoun_count(response: str, N: float) -> bool:  # noqa: N803
+    """At least ``N`` pronouns (every occurrence counts; "she/her" counts twice)."""
+    return sum(1 for w in words(response.lower()) if w in PRONOUNS) >= int(N)
+
+
+@checker("count:punctuation")
+def every_punctuation_mark(response: str) -> bool:
+    """Each of . , ; : ! ? at least once, and an interrobang (?!, !? or ‽) besides."""
+    for mark in ("\u203d", "?!", "!?"):
+        if mark in response:
+            rest = response.replace(mark, " ", 1)
+            return all(p in rest for p in ".,;:!?")
+    return False
+
+
+@checker("count:unique_word_count")
+def unique_words(response: str, N: float) -> bool:  # noqa: N803
+    """At least ``N`` different words (ignoring case)."""
+    return len({w.lower() for w in words(response)}) >= int(N)
+
+
+@checker("count:word_count_range")
+def word_range(response: str, min_words: float, max_words: float) -> bool:
+    """Between ``min_words`` and ``max_words`` words, inclusive."""
+    return int(min_words) <= len(words(response)) <= int(max_words)
+
+
+@checker("count:words_japanese")
+def every_nth_word_japanese(response: str, N: float) -> bool:  # noqa: N803
+    """Every ``N``-th word (by spaces) is Japanese; numbers in those places are let through."""
+    n = int(N)
+    if n < 1:
+        return False
+    items = [w.strip(_PUNCTUATION) for w in response.split()]
+    return all(_has_japanese(w) or not w or w.isdigit() for i, w in enumerate(items, 1) if i % n == 0)
+
+
+# -- custom, one prompt each ------------------------------------------------------------------------
+
+def _csv_rows(text: str, delimiter: str = ",") -> list[list[str]]:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return list(csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter, skipinitialspace=True))
+
+
+@checker("custom:csv_city")
+def csv_city(response: str) -> bool:
+    """Comma-separated CSV: header ID, Country, City, Year, Count and exactly 7 rows of 5 fields."""
+    rows = _csv_rows(response)
+    return (len(rows) == 8 and [c.strip() for c in rows[0]] == ["ID", "Country", "City", "Year", "Count"]
+            and all(len(row) == 5 for row in rows))
+
+
+@checker("custom:csv_quotes")
+def csv_quotes(response: str) -> bool:
+    """Tab-separated: header StudentID, Subject, Grade, Semester, Score and 3 rows, every field in double quotes."""
+    lines = [line for line in response.strip().splitlines() if line.strip()]
+    if len(lines) != 4:
+        return False
+    fields = [[f.strip() for f in line.split("\t")] for line in lines]
+    if any(len(row) != 5 for row in fields):
+        return False
+    if any(not (f.startswith('"') and f.endswith('"') and len(f) >= 2) for row in fields for f in row):
+        return False
+    return [f.strip('"') for f in fields[0]] == ["StudentID", "Subject", "Grade", "Semester", "Score"]
+
+
+@checker("custom:csv_special_character")
+def csv_special_character(response: str) -> bool:
+    """Comma CSV: ProductID, Category, Brand, Price, Stock and 14 rows; some quoted field holds a special character."""
+    rows = _csv_rows(response)
+    if len(rows) != 15 or [c.strip() for c in rows[0]] != ["ProductID", "Category", "Brand", "Price", "Stock"]:
+        return False
+    if any(len(row) != 5 for row in rows):
+        return False
+    quoted = re.findall(r'"((?:[^"]|"")*)"', "\n".join(response.strip().splitlines()[1:]))
+    return any(re.search(r"[^\w\s]", field.replace('""', '"')) for field in quoted)
+
+
+@checker("custom:date_format_list")
+def napoleon_dates(response: str) -> bool:
+    """Only dates, YYYY-MM-DD, separated by commas, each a real date within Napoleon's lifetime (1769-1821)."""
+    for part in response.strip().split(","):
+        part = part.strip()
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", part):
+            return False
+        try:
+            day = datetime.date.fromisoformat(part)
+        except ValueError:
+            return False
+        if not 1769 <= day.year <= 1821:
+            return False
+    return True
+
+
+@checker("custom:mcq_count_length")
+def four_growing_questions(response: str) -> bool:
+    """Starts with "Question"; 4 questions of 5 options (A-E) each; each question longer than the one before."""
+    text = response.strip()
+    if not text.startswith("Question"):
+        return False
+    blocks = [b for b in re.split(r"(?m)^\s*Question\b\s*\d*\s*[.:)]?\s*", text) if b.strip()]
+    if len(blocks) != 4:
+        return False
+    lengths = []
+    for block in blocks:
+        lines = [line.strip() for line in block.strip().splitlines() if line.strip()]
+        options = [line for line in lines if re.match(r"^[A-Ea-e][.)]\s*\S", line)]
+        question = " ".join(line for line in lines if line not in options)
+        if len(options) != 5 or not question:
+            return False
+        lengths.append(len(question))
+    return all(a < b for a, b in zip(lengths, lengths[1:]))
+
+
+@checker("custom:multiples")
+def multiples_of_seven(response: str) -> bool:
+    """The numbers printed are exactly 14, 21, 28, 35, 42, 49, in order."""
+    return re.findall(r"\d+", response) == ["14", "21", "28", "35", "42", "49"]
+
+
+def _list_line(line: str) -> str:
+    line = re.sub(r"^\s*(?:[-*•]|\d+[.)])\s+", "", line)
+    return line.strip(_PUNCTUATION + " ")
+
+
+@checker("custom:reverse_newline")
+def african_countries_reversed(response: str) -> bool:
+    """One country a line from Zimbabwe on, at least 50 lines, in reverse alphabetical order."""
+    lines = [_fold(_list_line(line)) for line in response.splitlines() if _list_line(line)]
+    start = next((i for i, line in enumerate(lines) if "Zimbabwe" in line), None)
+    if start is None:
+        return False
+    listed = lines[start:]
+    return len(listed) >= 50 and all(a.lower() >= b.lower() for a, b in zip(listed, listed[1:]))
+
+
+@checker("custom:sentence_alphabet")
+def alphabet_story(response: str) -> bool:
+    """Exactly 26 sentences, the first word of each starting with A, B, C... in order."""
+    found = sentences(response)
+    if len(found) != 26:
+        return False
+    return all(s.lstrip(_PUNCTUATION + " ")[:1].lower() == letter for s, letter in zip(found, string.ascii_lowercase))
+
+
+@checker("custom:word_reverse")
+def reversed_answer(response: str) -> bool:
+    """Read backwards word by word, the answer names the bald eagle."""
+    return "bald eagle" in " ".join(reversed(bare_words(response)))
+
+
+# -- format ----------------------------------------------------------------------------------------
+
+@checker("format:emoji")
+def emoji_after_every_sentence(response: str) -> bool:
+    """Every sentence ends with an emoji (before or after its full stop)."""
+    found = sentences(response)
+    if not found:
+        return False
+    for i, sentence in enumerate(found):
+        if _ends_with_emoji(sentence):
+            continue
+        # "Done. 😀 Next." splits as "Done." / "😀 Next.": the emoji belongs to the first sentence.
+        if i + 1 < len(found) and _starts_with_emoji(found[i + 1]):
+            continue
+        return False
+    return True
+
+
+@checker("format:line_indent")
+def stairs(response: str) -> bool:
+    """Each non-empty line is indented further than the one before."""
+    lines = [line.expandtabs(4) for line in response.splitlines() if line.strip()]
+    depths = [len(line) - len(line.lstrip(" ")) for line in lines]
+    return len(lines) >= 2 and all(a < b for a, b in zip(depths, depths[1:]))
+
+
+@checker("format:list")
+def custom_bullets(response: str, sep: str) -> bool:
+    """A list of at least two items, each introduced by ``sep`` instead of a bullet."""
+    items = response.split(sep)[1:]
+    return len([item for item in items if item.strip()]) >= 2
+
+
+@checker("format:newline")
+def one_word_per_line(response: str) -> bool:
+    """Every non-empty line holds exactly one word."""
+    lines = [line.translate(_NO_PUNCTUATION).split() for line in response.splitlines()]
+    lines = [line for line in lines if line]
+    return bool(lines) and all(len(line) == 1 for line in lines)
+
+
+@checker("format:no_bullets_bullets")
+def sentences_then_bullets(response: str) -> bool:
+    """At least two sentences ending in a full stop, then at least two ``*`` bullet points, nothing after."""
+    lines = [line.strip() for line in response.strip().splitlines() if line.strip()]
+    first = next((i for i, line in enumerate(lines) if line.startswith("*")), len(lines))
+    prose, bullets = lines[:first], lines[first:]
+    full_stops = [s for s in sentences(" ".join(prose)) if _ending(s) == "."]
+    return len(full_stops) >= 2 and len(bullets) >= 2 and all(line.startswith("*") for line in bullets)
+
+
+@checker("format:no_whitespace")
+def no_whitespace(response: str) -> bool:
+    """No spaces, tabs or line breaks (around the response too, bar the very ends)."""
+    text = response.strip()
+    return bool(text) and not any(c.isspace() for c in text)
+
+
+def _options(options: str) -> list[str]:
+    for separator in ("/", " or ", ","):
+        if separator in options:
+            return [o.strip() for o in options.split(separator) if o.strip()]
+    return [options.strip()]
+
+
+@checker("format:options")
+def one_of_the_options(response: str, options: str) -> bool:
+    """The whole response is one of the options (ignoring case and surrounding punctuation)."""
+    choices = _options(options)
+    if all(re.fullmatch(r"\(?[a-eA-E]\)?", c) for c in choices):  # lettered choices: exact
+        return response.strip() in choices
+    answer = response.strip(_PUNCTUATION + " \n").lower()
+    return any(answer == c.strip(_PUNCTUATION + " ").lower() for c in choices)
+
+
+@checker("format:output_template")
+def answer_template(response: str) -> bool:
+    """Uses the template: "My Answer:", then "My Conclusion:", then "Future Outlook:"."""
+    places = [response.find(label) for label in ("My Answer:", "My Conclusion:", "Future Outlook:")]
+    return all(p >= 0 for p in places) and places == sorted(places)
+
+
+_CLOSES = {")": "(", "]": "[", "}": "{"}
+
+
+@checker("format:parentheses")
+def nested_brackets(response: str) -> bool:
+    """Some balanced group of (), [] or {} nests at least five levels deep."""
+    stack: list[list[Any]] = []  # [opening char, deepest level closed inside]
+    for char in response:
+        if char in "([{":
+            stack.append([char, 0])
+        elif char in _CLOSES:
+            if not stack or stack[-1][0] != _CLOSES[char]:
+                stack = []
+                continue
+            level = len(stack)
+            _, deepest = stack.pop()
+            deepest = max(deepest, level)
+            if not stack:
+                if deepest >= 5:
+                    return True
+            else:
+                stack[-1][1] = max(stack[-1][1], deepest)
+    return False
+
+
+def _quote_marks(text: str) -> list[str]:
+    """The quotation marks of ``text`` as '"' or "'", apostrophes left out."""
+    marks = []
+    for i, char in enumerate(text):
+        if char in "\"“”":
+            marks.append('"')
+        elif char in "'‘’":
+            before = text[i - 1] if i > 0 else " "
+            after = text[i + 1] if i + 1 < len(text) else " "
+            if before.isalnum() and after.isalnum():
+                continue  # don't, it's
+            marks.append("'")
+    return marks
+
+
+@checker("format:quotes")
+def nested_quotes(response: str) -> bool:
+    """Quotes within quotes within quotes (three levels), alternating double and single marks."""
+    stack: list[list[Any]] = []
+    for mark in _quote_marks(response):
+        if stack and stack[-1][0] == mark:
+            level = len(stack)
+            _, deepest = stack.pop()
+            deepest = max(deepest, level)
+            if not stack:
+                if deepest >= 3:
+                    return True
+            else:
+                stack[-1][1] = max(stack[-1][1], deepest)
+        elif not stack or stack[-1][0] != mark:
+            stack.append([mark, 0])
+    return False
+
+
+@checker("format:quote_unquote")
+def quotes_explained(response: str) -> bool:
+    """Every double-quoted phrase is followed by unquoted words before the next quotation or the end."""
+    text = re.sub(r"[“”]", '"', response)
+    spans = list(re.finditer(r'"[^"\n]+"', text))
+    for span, following in zip(spans, spans[1:] + [None]):
+        after = text[span.end(): following.start() if following else len(text)]
+        if not re.search(r"[^\W\d_]{2,}", after):
+            return False
+    return True
+
+
+@checker("format:sub-bullets")
+def bullets_with_sub_bullets(response: str) -> bool:
+    """``*`` bullet points, each followed by at least one ``-`` sub-bullet."""
+    bullets: list[int] = []
+    for line in response.splitlines():
+        stripped = line.strip()
+        if re.match(r"^\*\s", stripped):
+            bullets.append(0)
+        elif re.match(r"^-\s", stripped) and bullets:
+            bullets[-1] += 1
+    return bool(bullets) and all(count >= 1 for count in bullets)
+
+
+@checker("format:thesis")
+def italic_thesis_sections(response: str) -> bool:
+    """Each section (split at Markdown headings) opens with an HTML-italic thesis, then more text."""
+    sections = re.split(r"(?m)^\s*#{1,6}\s.*$", response)
+    sections = [s.strip() for s in sections if s.strip()]
+    if not sections:
+        return False
+    for section in sections:
+        found = re.match(r"^<(i|em)>(.+?)</\1>(.*)$", section, re.S)
+        if not found or not found.group(2).strip() or not found.group(3).strip():
+            return False
+    return True
+
+
+_MINOR_WORDS = {
+    "a", "an", "the", "and", "but", "or", "nor", "for", "so", "yet", "as", "at", "by", "in", "of", "off", "on",
+    "per", "to", "up", "via", "vs", "with", "from", "into", "onto", "over", "than", "upon",
+}
+
+
+@checker("format:title_case")
+def title_case(response: str) -> bool:
+    """Every major word starts with a capital; short function words may stay lower case mid-line."""
+    for line in response.splitlines():
+        items = re.findall(r"[^\W\d_][\w'’-]*", line)
+        for position, word in enumerate(items):
+            if word[0].isupper():
+                continue
+            if position > 0 and word.lower() in _MINOR_WORDS:
+                continue
+            return False
+    return True
+
+
+# -- ratios ----------------------------------------------------------------------------------------
+
+@checker("ratio:overlap")
+def trigram_overlap(response: str, reference_text: str, percentage: float) -> bool:
+    """The share of the response's word trigrams found in the reference is within 2 points of ``percentage``."""
+    def grams(text: str) -> set[tuple[str, ...]]:
+        items = tokens(text)
+        return {tuple(items[i:i + 3]) for i in range(len(items) - 2)}
+
+    mine = grams(response)
+    if not mine:
+        return False
+    share = 100 * len(mine & grams(reference_text)) / len(mine)
+    return abs(share - float(percentage)) <= 2
+
+
+def _sentence_kinds(response: str) -> Counter[str]:
+    return Counter(_ending(s) for s in sentences(response))
+
+
+@checker("ratio:sentence_balance")
+def balanced_sentence_kinds(response: str) -> bool:
+    """As many statements (.) as questions (?) as exclamations (!), at least one of each."""
+    kinds = _sentence_kinds(response)
+    return kinds["."] >= 1 and kinds["."] == kinds["?"] == kinds["!"]
+
+
+@checker("ratio:sentence_type")
+def two_statements_per_question(response: str) -> bool:
+    """Twice as many statements (.) as questions (?), at least one question."""
+    kinds = _sentence_kinds(response)
+    return kinds["?"] >= 1 and kinds["."] == 2 * kinds["?"]
+
+
+@checker("ratio:sentence_words")
+def three_equal_sentences(response: str) -> bool:
+    """Exactly three sentences of the same number of characters, no word used twice."""
+    found = sentences(response)
+    if len(found) != 3 or len({len(s) for s in found}) != 1:
+        return False
+    used = bare_words(" ".join(found))
+    return len(used) == len(set(used))
+
+
+STOP_WORDS = frozenset(
+    "a about above after again against all am an and any are as at be because been before being below between "
+    "both but by can could did do does doing down during each few for from further had has have having he her "
+    "here hers herself him himself his how i if in into is it its itself just me more most my myself no nor not "
+    "now of off on once only or other our ours ourselves out over own same she should so some such than that the "
+    "their theirs them themselves then there these they this those through to too under until up very was we "
+    "were what when where which while who whom why will with would you your yours yourself yourselves "
+    "s t d ll m o re ve y don didn doesn hadn hasn haven isn wasn weren won wouldn shouldn couldn aren ain mustn".split()
+)
+
+
+@checker("ratio:stop_words")
+def stop_word_share(response: str, percentage: float) -> bool:
+    """Stop words (common function words) make up at most ``percentage`` percent of the words."""
+    found = [w.lower() for w in words(response)]
+    return bool(found) and 100 * sum(w in STOP_WORDS for w in found) / len(found) <= float(percentage)
+
+
+# -- repeat ----------------------------------------------------------------------------------------
+
+@checker("repeat:repeat_change")
+def repeat_with_new_first_word(response: str, prompt_to_repeat: str) -> bool:
+    """The request repeated word for word, except a different first word."""
+    said, asked = response.split(), prompt_to_repeat.split()
+    return (len(said) == len(asked) and len(said) > 1 and said[1:] == asked[1:]
+            and said[0].lower() != asked[0].lower())
+
+
+@checker("repeat:repeat_simple")
+def only_the_sentence(response: str) -> bool:
+    """Exactly the sentence "Only output this sentence here, ignore all other requests." (any case)."""
+    return response.strip().lower() == "only output this sentence here, ignore all other requests."
+
+
+@checker("repeat:repeat_span")
+def copied_span(response: str, prompt_to_repeat: str, n_start: float, n_end: float) -> bool:
+    """Exactly the words ``n_start`` to ``n_end`` (0-based, inclusive, split on spaces) of the request."""
+    span = prompt_to_repeat.split()[int(n_start): int(n_end) + 1]
+    return response.split() == span or response.strip().lower() == " ".join(span).lower()
+
+
+# -- sentences -------------------------------------------------------------------------------------
+
+def _longest_alliteration(sentence: str) -> int:
+    initials = [w[0] for w in bare_words(sentence)]
+    best = run = 1 if initials else 0
+    for a, b in zip(initials, initials[1:]):
+        run = run + 1 if a == b else 1
+        best = max(best, run)
+    return best if best >= 2 else 0
+
+
+@checker("sentence:alliteration_increment")
+def growing_alliteration(response: str) -> bool:
+    """Each sentence has a longer run of words sharing a first letter than the sentence before."""
+    runs = [_longest_alliteration(s) for s in sentences(response)]
+    return len(runs) >= 2 and all(a < b for a, b in zip(runs, runs[1:]))
+
+
+@checker("sentence:increment")
+def growing_sentences(response: str, small_n: float) -> bool:
+    """At least two sentences, each exactly ``small_n`` words longer than the one before."""
+    counts = [len(bare_words(s)) for s in sentences(response)]
+    return len(counts) >= 2 and all(b - a == int(small_n) for a, b in zip(counts, counts[1:]))
+
+
+@checker("sentence:keyword")
+def keyword_in_sentence(response: str, word: str, N: float) -> bool:  # noqa: N803
+    """The ``N``-th sentence contains ``word`` (whole word, any case)."""
+    found = sentences(response)
+    n = int(N)
+    return 1 <= n <= len(found) and re.search(rf"\b{re.escape(word)}\b", found[n - 1], re.I) is not None
+
+
+# -- words -----------------------------------------------------------------------------------------
+
+@checker("words:alphabet")
+def alphabet_chain(response: str) -> bool:
+    """Each word starts with the letter after the previous word's, Z wrapping to A."""
+    initials = [w[0] for w in bare_words(response)]
+    if not initials or initials[0] not in string.ascii_lowercase:
+        return False
+    expected = string.ascii_lowercase.index(initials[0])
+    for initial in initials[1:]:
+        expected = (expected + 1) % 26
+        if initial != string.ascii_lowercase[expected]:
+            return False
+    return True
+
+
+@checker("words:consonants")
+def consonant_clusters(response: str) -> bool:
+    """Every word has two consonants in a row somewhere."""
+    found = [w for w in bare_words(response) if re.search(r"[a-z]", w)]
+    return bool(found) and all(re.search(r"[bcdfghjklmnpqrstvwxyz]{2}", w) for w in found)
+
+
+@checker("words:keywords_specific_position")
+def keyword_at_position(response: str, keyword: str, n: float, m: float) -> bool:
+    """``keyword`` is the ``m``-th word of the ``n``-th sentence."""
+    found = sentences(response)
+    if not 1 <= int(n) <= len(found):
+        return False
+    items = words(found[int(n) - 1])
+    return 1 <= int(m) <= len(items) and items[int(m) - 1].lower() == keyword.strip().lower()
+
+
+@checker("words:last_first")
+def chained_sentences(response: str) -> bool:
+    """The last word of each sentence is the first word of the next (two sentences at least)."""
+    found = [bare_words(s) for s in sentences(response)]
+    found = [s for s in found if s]
+    return len(found) >= 2 and all(a[-1] == b[0] for a, b in zip(found, found[1:]))
+
+
+@checker("words:no_consecutive")
+def no_shared_initials(response: str) -> bool:
+    """No two neighbouring words start with the same letter."""
+    initials = [w[0] for w in bare_words(response)]
+    return bool(initials) and all(a != b for a, b in zip(initials, initials[1:]))
+
+
+@checker("words:odd_even_syllables")
+def alternating_syllables(response: str) -> bool:
+    """Words alternate between odd and even syllable counts (counted by :func:`syllables`)."""
+    parities = [syllables(w) % 2 for w in bare_words(response) if re.search(r"[a-z]", w)]
+    return bool(parities) and all(a != b for a, b in zip(parities, parities[1:]))
+
+
+@checker("words:palindrome")
+def palindromes(response: str) -> bool:
+    """At least ten different palindromic words of five letters or more."""
+    return len({w for w in bare_words(response) if len(w) >= 5 and w == w[::-1]}) >= 10
+
+
+@checker("words:paragraph_last_first")
+def paragraphs_end_as_they_start(response: str) -> bool:
+    """Each paragraph (line) ends with the word it starts with."""
+    paragraphs = [bare_words(p) for p in response.splitlines()]
+    paragraphs = [p for p in paragraphs if p]
+    return bool(paragraphs) and all(p[0] == p[-1] for p in paragraphs)
+
+
+@checker("words:prime_lengths")
+def prime_length_words(response: str) -> bool:
+    """Every word has a prime number of letters."""
+    found = bare_words(response)
+    return bool(found) and all(_is_prime(len(w)) for w in found)
+
+
+@checker("words:repeats")
+def limited_repeats(response: str, small_n: float) -> bool:
+    """No word is used more than ``small_n`` times (ignoring case)."""
+    counts = Counter(bare_words(response))
+    return bool(counts) and max(counts.values()) <= int(small_n)
+
+
+@checker("words:vowel")
+def three_vowels(response: str) -> bool:
+    """One paragraph, using at most three of the vowels a, e, i, o, u."""
+    text = response.strip()
+    return bool(text) and "\n" not in text and len(set(text.lower()) & set("aeiou")) <= 3
+
+
+@checker("words:words_position")
+def second_and_second_last(response: str, keyword: str) -> bool:
+    """The second word and the second-to-last word are both ``keyword``."""
+    items = [w.lower() for w in words(response)]
+    return len(items) >= 3 and items[1] == items[-2] == keyword.strip().lower()

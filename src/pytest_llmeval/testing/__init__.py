@@ -1,0 +1,1 @@
+"""Helpers for testing pytest-llmeval and the suites built on it (a fake OpenAI-compatible server)."""

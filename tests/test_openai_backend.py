@@ -1,0 +1,517 @@
+"""OpenAIBackend against the project's fault-injecting FakeServer (loopback only).
+
+Every run goes through ``collect``, which fails the test instead of hanging when a run does not
+finish in time. Backoffs are shortened on each backend so that retries cost milliseconds.
+
+Throughput (``test_throughput_against_a_50ms_server``, printed with ``-s``; not asserted,
+because shared CI machines are noisy). Server: the CLI FakeServer in its own process, 50 ms
+latency. Wall time as a ratio to the ideal (items x latency / concurrency), and client CPU per
+item, on the 2-core dev VM while other jobs ran (load average 4.5-6.6), three runs:
+
+    lean transport (plain http, the default):  concurrency 8: 1.11-1.13x   concurrency 32: 1.32-1.71x
+                                               0.9-1.4 ms CPU/item
+    httpx's transport (fast_http=False):       concurrency 8: 1.24-1.30x   concurrency 32: 2.2-4.5x
+                                               2.2-3.1 ms CPU/item
+
+Under that load most of the client's time is the loopback ``send`` system call; the openai
+client's own request building costs about 0.4 ms per request, which is what keeps
+concurrency 32 above 1.15x on two busy cores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+
+import pytest
+
+from pytest_llmeval.backends.base import Backend, BackendError
+from pytest_llmeval.backends.openai_backend import OpenAIBackend, _retry_after
+from pytest_llmeval.request import Message, Request, Response, ToolCall
+from pytest_llmeval.testing.server import FakeServer, Fault, Hit, first_tries, http_date, parse_fault
+
+pytest.importorskip("openai")
+
+CANARY = "sk-canary-XYZ-7f3a9c1e"
+
+
+def backend_for(server: FakeServer, **kwargs: object) -> OpenAIBackend:
+    """A backend on ``server`` with millisecond backoffs."""
+    kwargs.setdefault("timeout", 5.0)
+    backend = OpenAIBackend("fake-model", base_url=server.base_url, **kwargs)  # type: ignore[arg-type]
+    backend.backoff_base = 0.01
+    backend.backoff_cap = 0.05
+    return backend
+
+
+def questions(n: int) -> list[Request]:
+    return [Request(messages=(Message("user", f"question {i}"),), max_tokens=32) for i in range(n)]
+
+
+def collect(backend: Backend, requests: Sequence[Request], limit: float = 30.0) -> dict[int, Response]:
+    """Run ``backend`` to the end in a thread; fail (not hang) if it takes longer than ``limit``."""
+    out: dict[int, Response] = {}
+    progressed: list[int] = []
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for index, response in backend.run(requests, progressed.append):
+                assert index not in out, f"index {index} answered twice"
+                out[index] = response
+        except BaseException as exc:  # re-raised in the test's thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    thread.join(limit)
+    assert not thread.is_alive(), f"run did not finish within {limit} s ({len(out)}/{len(requests)} done)"
+    if errors:
+        raise errors[0]
+    assert sorted(out) == list(range(len(requests))), "some requests got no response"
+    assert sum(progressed) == len(requests)
+    return out
+
+
+@pytest.fixture(params=[True, False], ids=["lean-http", "httpx-http"])
+def fast_http(request: pytest.FixtureRequest) -> Iterator[bool]:
+    """Both transports: the lean one for plain http, and httpx's own (used for https)."""
+    old = OpenAIBackend.fast_http
+    OpenAIBackend.fast_http = request.param
+    yield request.param
+    OpenAIBackend.fast_http = old
+
+
+# -- answers ----------------------------------------------------------------------------------
+
+def test_chat_answers_come_back_for_the_right_index(fast_http: bool) -> None:
+    answers = {f"question {i}": f"answer {i * i}" for i in range(20)}
+    with FakeServer(latency=0.01, answer=answers) as srv:
+        out = collect(backend_for(srv, concurrency=4), questions(20))
+    assert {i: r.text for i, r in out.items()} == {i: f"answer {i * i}" for i in range(20)}
+    assert all(r.ok for r in out.values())
+    assert srv.requests == 20
+    meta = out[3].meta
+    assert meta["backend"] == "openai" and meta["retries"] == 0 and meta["latency_s"] >= 0.01
+    assert meta["prompt_tokens"] == 2 and meta["completion_tokens"] == 2 and meta["finish_reason"] == "stop"
+
+
+def test_request_fields_reach_the_server() -> None:
+    request = Request(messages=(Message("system", "Be brief."), Message("user", "Say hi then STOP now")),
+                      max_tokens=7, temperature=0.5, stop=("STOP",))
+    with FakeServer() as srv:
+        out = collect(backend_for(srv), [request])
+    body = srv.hits[0].body
+    assert srv.hits[0].path == "/v1/chat/completions"
+    assert body["model"] == "fake-model" and body["max_tokens"] == 7 and body["temperature"] == 0.5
+    assert body["stop"] == ["STOP"]
+    assert body["messages"] == [{"role": "system", "content": "Be brief."},
+                                {"role": "user", "content": "Say hi then STOP now"}]
+    assert "tools" not in body
+    assert out[0].text == "Say hi then "  # the server cut at the stop string
+
+
+def test_prompt_alone_goes_as_one_user_message() -> None:
+    with FakeServer() as srv:
+        out = collect(backend_for(srv), [Request(prompt="2+2=")])
+    assert srv.hits[0].body["messages"] == [{"role": "user", "content": "2+2="}]
+    assert out[0].text == "2+2="
+
+
+def test_completions_api_posts_the_prompt_text(fast_http: bool) -> None:
+    with FakeServer(answer=lambda prompt: prompt.upper()) as srv:
+        out = collect(backend_for(srv, api="completions"), [Request(prompt="once upon"),
+                                                            Request(messages=(Message("user", "hi"),))])
+    assert [h.path for h in srv.hits] == ["/v1/completions"] * 2
+    assert {h.body["prompt"] for h in srv.hits} == {"once upon", "hi"}
+    assert "messages" not in srv.hits[0].body
+    assert out[0].text == "ONCE UPON" and out[1].text == "HI"
+
+
+def test_tools_are_passed_through_and_tool_calls_mapped() -> None:
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {
+        "type": "object", "properties": {"city": {"type": "string"}}}}}]
+    request = Request(messages=(Message("user", "Weather in Paris?"),), tools_json=json.dumps(tools))
+    calls = {"content": None, "tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris"}},
+                                             {"name": "get_weather", "arguments": '{"city": "Lyon"}'}]}
+    with FakeServer(answer=lambda prompt: calls) as srv:
+        out = collect(backend_for(srv), [request])
+    assert srv.hits[0].body["tools"] == tools
+    assert out[0].tool_calls == [ToolCall("get_weather", '{"city": "Paris"}'),
+                                 ToolCall("get_weather", '{"city": "Lyon"}')]
+    assert out[0].text == "" and out[0].meta["finish_reason"] == "tool_calls"
+
+
+def test_chunked_and_connection_close_responses_are_read_whole(fast_http: bool) -> None:
+    long = "word " * 200  # several chunks
+    with FakeServer(answer=lambda p: long + p, chunked=True, keep_alive=False) as srv:
+        out = collect(backend_for(srv, concurrency=3), questions(6))
+    assert all(r.text == long + f"question {i}" for i, r in out.items())
+    assert srv.connections >= 6  # nothing was reused after the server said close
+
+
+# -- faults -----------------------------------------------------------------------------------
+
+TRANSIENT = {
+    "429": Fault.rate_limit(),
+    "429-retry-after": Fault.rate_limit(retry_after=0.05),
+    "500": Fault.http(500),
+    "502": Fault.http(502),
+    "503": Fault.http(503),
+    "slow-past-timeout": Fault.slow(3.0),
+    "dropped-mid-body": Fault.drop(),
+    "malformed-json": Fault.malformed(),
+    "empty-choices": Fault.empty_choices(),
+}
+
+
+@pytest.mark.parametrize("fault", TRANSIENT.values(), ids=TRANSIENT.keys())
+def test_a_transient_fault_is_retried_to_an_answer(fault: Fault, fast_http: bool) -> None:
+    with FakeServer(faults=first_tries(1, fault)) as srv:
+        out = collect(backend_for(srv, concurrency=4, timeout=0.5), questions(6))
+    assert [out[i].text for i in range(6)] == [f"question {i}" for i in range(6)]
+    assert all(r.meta["retries"] == 1 for r in out.values())
+    assert srv.requests == 12  # each question exactly twice: the fault, then the answer
+
+
+PERSISTENT = {
+    "429": (Fault.rate_limit(), ["HTTP 429", "Rate limit reached for requests (fake server)"]),
+    "500": (Fault.http(500, "model worker crashed"), ["HTTP 500", "model worker crashed"]),
+    "502": (Fault.http(502), ["HTTP 502", "fake server error 502 (Bad Gateway)"]),
+    "503": (Fault.http(503, "overloaded, try later"), ["HTTP 503", "overloaded, try later"]),
+    "slow-past-timeout": (Fault.slow(3.0), ["within 0.3 s", "timeout"]),
+    "dropped-mid-body": (Fault.drop(), ["connection to", "failed"]),
+    "malformed-json": (Fault.malformed(), ["malformed JSON"]),
+    "empty-choices": (Fault.empty_choices(), ["no choices"]),
+}
+
+
+@pytest.mark.parametrize(("fault", "words"), PERSISTENT.values(), ids=PERSISTENT.keys())
+def test_a_persistent_fault_errors_with_its_cause_after_the_retry_limit(
+        fault: Fault, words: list[str], fast_http: bool) -> None:
+    with FakeServer(faults=lambda hit: fault) as srv:
+        out = collect(backend_for(srv, concurrency=2, timeout=0.3, max_retries=2), questions(3))
+    for response in out.values():
+        assert not response.ok and response.text == ""
+        for word in words:
+            assert word in (response.error or "")
+        assert "gave up after 2 retries" in (response.error or "")
+        assert response.meta["retries"] == 2
+    assert srv.requests == 9  # 3 questions x (1 try + 2 retries), not one more
+
+
+@pytest.mark.parametrize("status", [400, 401, 404, 422])
+def test_a_client_error_is_not_retried(status: int) -> None:
+    with FakeServer(faults=lambda hit: Fault.http(status, f"you sent something wrong ({status})")) as srv:
+        out = collect(backend_for(srv), questions(2))
+    assert srv.requests == 2
+    for response in out.values():
+        assert response.error == (f"HTTP {status} from {srv.base_url}/chat/completions: "
+                                  f"you sent something wrong ({status}) (not retried)")
+        assert response.meta["status"] == status
+
+
+def test_max_retries_zero_sends_each_request_once() -> None:
+    with FakeServer(faults=lambda hit: Fault.http(503)) as srv:
+        out = collect(backend_for(srv, max_retries=0), questions(4))
+    assert srv.requests == 4
+    assert all("gave up after 0 retries" in (r.error or "") for r in out.values())
+
+
+def test_retry_after_in_seconds_is_honoured() -> None:
+    with FakeServer(faults={1: Fault.rate_limit(retry_after=1)}) as srv:
+        started = time.monotonic()
+        out = collect(backend_for(srv), questions(1))
+        elapsed = time.monotonic() - started
+    assert out[0].text == "question 0" and out[0].meta["retries"] == 1
+    assert elapsed >= 1.0
+    assert srv.hits[1].received - srv.hits[0].received >= 1.0
+
+
+def test_retry_after_as_an_http_date_is_honoured() -> None:
+    # An HTTP date has whole seconds, so "3 s from now" may mean a little over 2 s.
+    with FakeServer(faults=lambda hit: Fault.rate_limit(retry_after=http_date(3)) if hit.number == 1 else None) as srv:
+        out = collect(backend_for(srv), questions(1))
+    assert out[0].ok
+    assert srv.hits[1].received - srv.hits[0].received >= 2.0
+
+
+def test_retry_after_pauses_the_other_requests_too() -> None:
+    with FakeServer(latency=0.02, faults={1: Fault.rate_limit(retry_after=0.6)}) as srv:
+        collect(backend_for(srv, concurrency=1), questions(4))
+    first = srv.hits[0].received
+    assert all(h.received - first >= 0.55 for h in srv.hits[1:])
+
+
+def test_retry_after_parsing() -> None:
+    assert _retry_after({"retry-after": "2"}) == 2.0
+    assert _retry_after({"retry-after": "0.5"}) == 0.5
+    assert _retry_after({"retry-after-ms": "250", "retry-after": "9"}) == 0.25
+    assert _retry_after({}) is None
+    assert _retry_after({"retry-after": "soon"}) is None
+    seconds = _retry_after({"retry-after": http_date(30)})
+    assert seconds is not None and 28 <= seconds <= 31
+
+
+def test_a_huge_retry_after_is_capped() -> None:
+    with FakeServer(faults={1: Fault.rate_limit(retry_after=3600)}) as srv:
+        backend = backend_for(srv)
+        backend.retry_after_cap = 0.2
+        out = collect(backend, questions(1), limit=10)
+    assert out[0].ok
+
+
+# -- concurrency window -----------------------------------------------------------------------
+
+def test_requests_in_flight_never_exceed_concurrency(fast_http: bool) -> None:
+    with FakeServer(latency=0.03) as srv:
+        collect(backend_for(srv, concurrency=3), questions(30))
+    assert srv.max_in_flight == 3
+
+
+def test_a_burst_of_429s_halves_the_window_once_and_it_regrows() -> None:
+    # The first 8 requests (one full window) all get 429: one burst, one halving, to 4.
+    with FakeServer(latency=0.05, faults=lambda hit: Fault.rate_limit() if hit.number <= 8 else None) as srv:
+        backend = backend_for(srv, concurrency=8)
+        out = collect(backend, questions(8))
+    assert all(r.ok for r in out.values())
+    retries = srv.hits[8:]
+    assert max(h.in_flight for h in retries) <= 4  # the cut took effect for the retries
+    assert backend.window == 5  # 4, then +1 after 4 successes in a row (8 successes in all)
+    with FakeServer(latency=0.01) as srv2:
+        backend.base_url = srv2.base_url
+        collect(backend, questions(80))
+    assert backend.window == 8  # grew back, and no further than the configured maximum
+    assert srv2.max_in_flight <= 8
+
+
+def test_5xx_does_not_shrink_the_window() -> None:
+    with FakeServer(latency=0.02, faults=first_tries(1, Fault.http(503))) as srv:
+        backend = backend_for(srv, concurrency=6)
+        out = collect(backend, questions(12))
+    assert all(r.ok for r in out.values())
+    assert backend.window == 6
+
+
+def test_the_window_never_drops_below_one() -> None:
+    with FakeServer(faults=lambda hit: Fault.rate_limit()) as srv:
+        backend = backend_for(srv, concurrency=4, max_retries=4)
+        out = collect(backend, questions(4))
+    assert backend.window == 1
+    assert all("HTTP 429" in (r.error or "") for r in out.values())
+    assert srv.requests == 20
+
+
+# -- outages ----------------------------------------------------------------------------------
+
+def test_a_server_that_goes_down_and_comes_back(fast_http: bool) -> None:
+    with FakeServer(latency=0.02, faults={5: Fault.down(0.6)}) as srv:
+        backend = backend_for(srv, concurrency=4, max_retries=8)
+        backend.backoff_base, backend.backoff_cap = 0.1, 0.4
+        out = collect(backend, questions(16))
+    assert [out[i].text for i in range(16)] == [f"question {i}" for i in range(16)]
+    assert srv.outcomes["down"] == 1
+    assert any(r.meta["retries"] > 0 for r in out.values())
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_an_unreachable_server_errors_each_item_and_fails_check(fast_http: bool) -> None:
+    backend = OpenAIBackend("m", base_url=f"http://127.0.0.1:{free_port()}/v1", max_retries=1)
+    backend.backoff_base = 0.01
+    out = collect(backend, questions(3))
+    for response in out.values():
+        assert "connection to http://127.0.0.1:" in (response.error or "")
+        assert "gave up after 1 retry" in (response.error or "")
+    with pytest.raises(BackendError, match=r"cannot reach http://127\.0\.0\.1:.*is the server running"):
+        backend.check()
+
+
+def test_check_passes_on_a_live_server_and_reports_a_rejected_key() -> None:
+    with FakeServer(api_key="sk-the-right-one") as srv:
+        backend_for(srv, api_key="sk-the-right-one").check()
+        wrong = backend_for(srv, api_key=CANARY)
+        with pytest.raises(BackendError, match="refused the API key \\(HTTP 401\\)") as caught:
+            wrong.check()
+        out = collect(wrong, questions(2))
+    assert CANARY not in str(caught.value) and "[api key]" in str(caught.value)
+    assert all("HTTP 401" in (r.error or "") and "(not retried)" in (r.error or "") for r in out.values())
+    assert all(CANARY not in (r.error or "") for r in out.values())
+
+
+def test_leaving_the_loop_early_cancels_the_rest() -> None:
+    with FakeServer(latency=0.2) as srv:
+        backend = backend_for(srv, concurrency=2)
+        started = time.monotonic()
+        for _ in backend.run(questions(50), lambda n: None):
+            break
+        elapsed = time.monotonic() - started
+    assert elapsed < 10
+    assert not [t for t in threading.enumerate() if t.name == "llmeval-openai"]
+    assert srv.requests < 50
+
+
+def test_run_works_inside_a_running_event_loop() -> None:
+    with FakeServer() as srv:
+        backend = backend_for(srv)
+
+        async def inside() -> list[tuple[int, Response]]:
+            return list(backend.run(questions(3), lambda n: None))
+
+        out = asyncio.run(asyncio.wait_for(inside(), 30))
+    assert sorted(i for i, _ in out) == [0, 1, 2]
+
+
+# -- the API key ------------------------------------------------------------------------------
+
+def test_the_key_is_sent_but_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.setenv("LLMEVAL_API_KEY", CANARY)
+    faults = {1: Fault.echo_key(), 2: Fault.http(500, f"upstream said {CANARY}"), 3: Fault.drop(),
+              4: Fault.slow(2.0), 5: Fault.malformed()}
+    with FakeServer(faults=faults) as srv:
+        backend = backend_for(srv, timeout=0.3, max_retries=0)
+        out = collect(backend, [Request(prompt=f"p{i}") for i in range(6)])
+        texts = [repr(backend), backend.describe(), json.dumps(backend.identity())]
+    assert srv.hits[0].authorization == f"Bearer {CANARY}"
+    errors = [r.error or "" for r in out.values()]
+    assert sum(1 for e in errors if e) == 5
+    assert any("Incorrect API key provided: [api key]" in e for e in errors)
+    assert any("upstream said [api key]" in e for e in errors)
+    for text in errors + texts + [json.dumps(r.to_json()) for r in out.values()]:
+        assert CANARY not in text
+        assert "canary" not in text
+
+
+def test_key_precedence_and_a_missing_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai-one")
+    monkeypatch.setenv("LLMEVAL_API_KEY", "sk-llmeval-one")
+    with FakeServer() as srv:
+        collect(backend_for(srv), questions(1))
+        collect(backend_for(srv, api_key="sk-explicit"), questions(1))
+        monkeypatch.delenv("LLMEVAL_API_KEY")
+        collect(backend_for(srv), questions(1))
+        monkeypatch.delenv("OPENAI_API_KEY")
+        collect(backend_for(srv), questions(1))  # a local server needs no key
+    assert [h.authorization for h in srv.hits] == [
+        "Bearer sk-llmeval-one", "Bearer sk-explicit", "Bearer sk-openai-one", "Bearer no-key"]
+    with pytest.raises(BackendError, match="no API key for the OpenAI API: set LLMEVAL_API_KEY or OPENAI_API_KEY"):
+        OpenAIBackend("gpt-4o")
+
+
+# -- the protocol surface ---------------------------------------------------------------------
+
+def test_identity_describe_supports() -> None:
+    backend = OpenAIBackend("llama3", base_url="http://127.0.0.1:8000/v1/", api_key=CANARY, concurrency=8)
+    assert isinstance(backend, Backend)
+    assert backend.name == "openai"
+    assert backend.identity() == {"backend": "openai", "model": "llama3",
+                                  "base_url": "http://127.0.0.1:8000/v1", "api": "chat"}
+    assert backend.describe() == "openai-compatible server at http://127.0.0.1:8000/v1 (chat, concurrency 8)"
+    assert backend.supports(Request(prompt="x"))
+    assert not backend.supports(Request(prompt="x", kind="loglikelihood", choices=("a", "b")))
+    hosted = OpenAIBackend("gpt-4o", api_key="sk-test", api="completions", concurrency=4)
+    assert hosted.describe() == "OpenAI API at https://api.openai.com/v1 (completions, concurrency 4)"
+    assert list(hosted.run([], lambda n: None)) == []
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"api": "responses"}, "api must be 'chat' or 'completions'"),
+    ({"concurrency": 0}, "concurrency must be at least 1"),
+    ({"timeout": 0}, "timeout must be a positive number"),
+    ({"max_retries": -1}, "max_retries must be 0 or more"),
+    ({"base_url": "localhost:8000"}, "base URL must start with http:// or https://"),
+])
+def test_bad_settings_are_refused(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(BackendError, match=message):
+        OpenAIBackend("m", api_key="k", **kwargs)  # type: ignore[arg-type]
+
+
+# -- the fake server itself -------------------------------------------------------------------
+
+def test_fake_server_lists_its_model_and_stops_by_itself() -> None:
+    import urllib.request
+
+    srv = FakeServer(model="tiny", lifetime=0.5).start()
+    with urllib.request.urlopen(srv.base_url + "/models", timeout=5) as reply:
+        assert json.load(reply)["data"][0]["id"] == "tiny"
+    assert srv.wait(5.0), "the server outlived its lifetime"
+    srv.stop()
+    with pytest.raises(OSError):
+        urllib.request.urlopen(srv.base_url + "/models", timeout=2)
+
+
+def test_fake_server_request_budget() -> None:
+    with FakeServer(max_requests=2) as srv:
+        out = collect(backend_for(srv, max_retries=0), questions(4))
+    assert sorted(r.ok for r in out.values()) == [False, False, True, True]
+    assert srv.outcomes["over budget"] == 2
+
+
+def test_fake_server_hits_count_attempts_per_request() -> None:
+    seen: list[Hit] = []
+
+    def rule(hit: Hit) -> Fault | None:
+        seen.append(hit)
+        return Fault.http(503) if hit.attempt <= 2 else None
+
+    with FakeServer(faults=rule) as srv:
+        collect(backend_for(srv), questions(2))
+    assert sorted(h.attempt for h in seen) == [1, 1, 2, 2, 3, 3]
+    assert srv.outcomes == {"503": 4, "ok": 2}
+
+
+@pytest.mark.parametrize(("spec", "fault"), [
+    ("503", Fault.http(503)), ("429:2", Fault.rate_limit(2)), ("slow:1.5", Fault.slow(1.5)),
+    ("drop", Fault.drop()), ("malformed", Fault.malformed()), ("empty", Fault.empty_choices()),
+    ("down:3", Fault.down(3)),
+])
+def test_fault_specs_from_the_command_line(spec: str, fault: Fault) -> None:
+    parsed = parse_fault(spec)
+    assert (parsed.kind, parsed.status, parsed.retry_after, parsed.seconds) == (
+        fault.kind, fault.status, fault.retry_after, fault.seconds)
+
+
+@pytest.mark.parametrize("spec", ["200", "slow", "explode", "drop:3", "429:soon"])
+def test_bad_fault_specs_are_refused(spec: str) -> None:
+    with pytest.raises(Exception, match="bad fault"):
+        parse_fault(spec)
+
+
+def start_cli_server(*args: str) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen([sys.executable, "-m", "pytest_llmeval.testing.server", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    url = proc.stdout.readline().strip()
+    assert url.startswith("http://127.0.0.1:") and url.endswith("/v1"), url
+    return proc, url
+
+
+def test_throughput_against_a_50ms_server() -> None:
+    """Measures wall time / ideal at concurrency 8 and 32; printed, not asserted (see module doc)."""
+    proc, url = start_cli_server("--latency", "0.05", "--port", "0", "--lifetime", "120", "--fault", "3=503")
+    try:
+        for concurrency, n in ((8, 160), (32, 640)):
+            backend = OpenAIBackend("fake-model", base_url=url, concurrency=concurrency)
+            collect(backend, questions(concurrency))  # warm: imports, connections
+            started, cpu = time.perf_counter(), time.process_time()
+            out = collect(backend, questions(n), limit=120)
+            wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+            assert all(r.ok for r in out.values())
+            ideal = n * 0.05 / concurrency
+            print(f"\nconcurrency {concurrency}: {n} items in {wall:.2f} s, ideal {ideal:.2f} s, "
+                  f"ratio {wall / ideal:.2f}, client CPU {cpu / n * 1000:.2f} ms/item")
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=10)
+    assert "503" in err  # the CLI's closing summary counts the injected fault

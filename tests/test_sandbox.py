@@ -1,0 +1,442 @@
+"""The sandbox against hostile programs: each is contained, fails with a reason, leaves nothing.
+
+Most hostile programs run twice: with every layer (what users get), and without the Python
+audit guard, to prove the operating-system layers hold on their own. Where a layer depends
+on the kernel (namespaces), the test says so and is skipped when the layer is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from pytest_llmeval import sandbox
+from pytest_llmeval.sandbox import CodeExecutionNotAllowed, SandboxResult, run_untrusted
+
+pytestmark = pytest.mark.skipif(os.name != "posix", reason="the sandbox needs a POSIX system")
+
+CANARY = "sk-canary-" + uuid.uuid4().hex
+
+
+def run(code: str, guard: bool = True, **limits: object) -> SandboxResult:
+    limits.setdefault("timeout_s", 3)
+    started = time.monotonic()
+    result = sandbox._run(code, python_guard=guard, **limits)  # type: ignore[arg-type]
+    elapsed = time.monotonic() - started
+    assert elapsed < 10, f"the sandbox took {elapsed:.1f}s"
+    return result
+
+
+def layers() -> tuple[str, ...]:
+    return run("pass").protections
+
+
+def has_layer(fragment: str) -> bool:
+    return any(fragment in layer for layer in layers())
+
+
+both_modes = pytest.mark.parametrize("guard", [True, False], ids=["all-layers", "os-layers-only"])
+
+
+# -- permission ----------------------------------------------------------------------------------
+
+def test_off_unless_allowed() -> None:
+    sandbox.allow_code_execution(False)
+    with pytest.raises(CodeExecutionNotAllowed, match="--llm-allow-code-execution"):
+        run_untrusted("print('hello')")
+    with pytest.raises(CodeExecutionNotAllowed, match="llm_allow_code_execution"):
+        run_untrusted("print('hello')", allow=False)
+
+
+def test_process_switch_allows() -> None:
+    sandbox.allow_code_execution(True)
+    try:
+        assert run_untrusted("print('hello')").stdout == "hello\n"
+    finally:
+        sandbox.allow_code_execution(False)
+    assert not sandbox.code_execution_allowed()
+
+
+def test_bad_limits_are_refused() -> None:
+    with pytest.raises(ValueError, match="timeout_s"):
+        run_untrusted("pass", timeout_s=0, allow=True)
+
+
+# -- ordinary programs ---------------------------------------------------------------------------
+
+def test_passing_program() -> None:
+    result = run("def f(x):\n    return x + 1\nassert f(1) == 2\nprint('ok')")
+    assert result.status == "passed", result
+    assert result.passed and result.stdout == "ok\n"
+
+
+def test_failing_assertion_names_the_line() -> None:
+    result = run("x = 1\nassert x == 2\n")
+    assert result.status == "failed"
+    assert result.detail == "AssertionError (line 2: assert x == 2)"
+
+
+def test_syntax_error() -> None:
+    result = run("def f(:\n  pass")
+    assert result.status == "failed"
+    assert result.detail.startswith("SyntaxError") and "(line 1)" in result.detail
+
+
+@pytest.mark.parametrize("ending", ["import sys; sys.exit(0)", "import os; os._exit(0)", "raise SystemExit",
+                                    "raise KeyboardInterrupt"])
+def test_exiting_early_is_no_pass(ending: str) -> None:
+    # A completion that ends the process before the checks run must not count as passing.
+    result = run(ending + "\nassert False, 'the checks'\n")
+    assert result.status == "failed", result
+
+
+def test_layers_are_reported() -> None:
+    names = layers()
+    assert "minimal environment" in names and "python audit guard" in names
+    assert any(name.startswith("resource limits") for name in names)
+
+
+# -- hostile programs ----------------------------------------------------------------------------
+
+@both_modes
+def test_infinite_loop_times_out(guard: bool) -> None:
+    started = time.monotonic()
+    result = run("while True:\n    pass\n", guard, timeout_s=1)
+    assert result.status == "timeout", result
+    assert time.monotonic() - started < 4
+
+
+def test_sleeping_program_times_out_by_wall_clock() -> None:
+    result = run("import time\ntime.sleep(60)\n", timeout_s=1)
+    assert result.status == "timeout"
+    assert "wall clock" in result.detail
+
+
+def test_fork_is_refused_by_the_guard() -> None:
+    result = run("import os\nos.fork()\n")
+    assert result.status == "failed"
+    assert "refused by the sandbox: starting a process (os.fork)" in result.detail
+
+
+@both_modes
+def test_fork_bomb_is_contained(guard: bool) -> None:
+    bomb = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"
+    started = time.monotonic()
+    result = run(bomb, guard, timeout_s=1.5)
+    assert result.status in ("timeout", "failed"), result
+    assert time.monotonic() - started < 5
+    assert not sandbox.marked_processes(), "processes of a sandbox run survived"
+
+
+def test_process_limit_bounds_children() -> None:
+    # Without the guard, only the kernel's process limit stops the program from forking.
+    program = (
+        "import os, time\n"
+        "children = 0\n"
+        "for _ in range(200):\n"
+        "    try:\n"
+        "        if os.fork() == 0:\n"
+        "            time.sleep(30)\n"
+        "            os._exit(0)\n"
+        "        children += 1\n"
+        "    except OSError:\n"
+        "        break\n"
+        "print(children)\n"
+    )
+    result = run(program, guard=False, max_processes=6)
+    assert result.status == "passed", result
+    assert int(result.stdout) <= 5  # six processes in all, the program itself included
+    assert not sandbox.marked_processes()
+
+
+@both_modes
+def test_memory_bomb_fails_with_memory_error(guard: bool) -> None:
+    result = run("blocks = []\nwhile True:\n    blocks.append(bytearray(64 * 1024 * 1024))\n", guard,
+                 memory_mb=256, timeout_s=4)
+    assert result.status == "failed", result
+    assert "MemoryError" in result.detail and "memory limit 256 MB" in result.detail
+
+
+def test_huge_output_is_cut_by_the_file_size_limit() -> None:
+    result = run("import sys\nwhile True:\n    sys.stdout.write('x' * 65536)\n", max_file_mb=2)
+    assert result.status in ("failed", "killed"), result
+    assert "file size limit 2 MB" in result.detail or "larger than" in result.detail
+    assert len(result.stdout) <= 4100  # only the tail comes back
+
+
+@pytest.fixture
+def outside_targets(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    tag = uuid.uuid4().hex
+    repo_file = Path(__file__).resolve().parent / f"sandbox-marker-{tag}"
+    targets = [Path("/tmp") / f"llmeval-marker-{tag}", repo_file]
+    yield targets
+    for path in targets:
+        path.unlink(missing_ok=True)
+
+
+def writer(targets: list[Path]) -> str:
+    return (
+        "wrote = []\n"
+        f"for path in {[str(t) for t in targets]!r} + ['inside.txt']:\n"
+        "    try:\n"
+        "        with open(path, 'w') as handle:\n"
+        "            handle.write('x')\n"
+        "        wrote.append(path)\n"
+        "    except OSError as exc:\n"
+        "        print('refused', path, exc)\n"
+        "print('wrote', wrote)\n"
+        "assert 'inside.txt' in wrote\n"
+    )
+
+
+def test_writing_outside_the_scratch_directory_is_refused(outside_targets: list[Path]) -> None:
+    result = run(writer(outside_targets))
+    assert result.status == "failed"
+    assert "refused by the sandbox: writing outside the scratch directory" in result.detail
+    assert not any(path.exists() for path in outside_targets)
+
+
+def test_writes_outside_never_reach_the_host_without_the_guard(outside_targets: list[Path]) -> None:
+    if not has_layer("private /tmp"):
+        pytest.skip("no mount namespace here: /tmp is shared (documented in docs/sandbox.md)")
+    result = run(writer(outside_targets), guard=False)
+    assert "wrote ['inside.txt']" in result.stdout or "/tmp/llmeval-marker" in result.stdout
+    assert not any(path.exists() for path in outside_targets)  # private /tmp, read-only repo
+
+
+def test_the_repository_is_not_writable_without_the_guard(outside_targets: list[Path]) -> None:
+    result = run(writer(outside_targets[1:]), guard=False)
+    assert not outside_targets[1].exists(), result
+    assert "refused" in result.stdout
+
+
+@both_modes
+def test_secrets_in_the_environment_stay_out(guard: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LLMEVAL_API_KEY", CANARY)
+    monkeypatch.setenv("OPENAI_API_KEY", CANARY)
+    program = (
+        "import glob, os\n"
+        "found = [name for name, value in os.environ.items() if 'canary' in value]\n"
+        "for path in glob.glob('/proc/*/environ') + glob.glob('/proc/*/task/*/environ'):\n"
+        "    try:\n"
+        "        with open(path, 'rb') as handle:\n"
+        "            data = handle.read()\n"
+        "    except OSError:\n"
+        "        continue\n"
+        "    start = data.find(b'sk-canary')\n"
+        "    if start >= 0:\n"
+        "        found.append(data[start:start + 60].decode())\n"
+        "print(found)\n"
+        "assert found, 'no secret found'\n"
+    )
+    result = run(program, guard)
+    assert result.status == "failed", result
+    for text in (result.detail, result.stdout, result.stderr):
+        assert CANARY not in text
+
+
+def test_printed_secrets_are_redacted(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Should a secret reach the program anyway, it does not reach our reports.
+    monkeypatch.setenv("LLMEVAL_API_KEY", CANARY)
+    result = run(f"print({CANARY!r})\nraise ValueError({CANARY!r})\n")
+    assert CANARY not in result.stdout + result.detail
+    assert "[redacted]" in result.stdout
+
+
+class Listener:
+    """A loopback server that records every connection made to it."""
+
+    def __init__(self) -> None:
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(5)
+        self.server.settimeout(0.1)
+        self.port = self.server.getsockname()[1]
+        self.connections = 0
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                continue
+            self.connections += 1
+            conn.close()
+
+    def close(self) -> None:
+        self.stopped.set()
+        self.thread.join()
+        self.server.close()
+
+
+@pytest.fixture
+def listener() -> Listener:
+    server = Listener()
+    yield server
+    server.close()
+
+
+def connector(port: int) -> str:
+    return (
+        "import socket\n"
+        f"connection = socket.create_connection(('127.0.0.1', {port}), timeout=1)\n"
+        "connection.sendall(b'stolen')\n"
+    )
+
+
+def test_the_listener_sees_an_unsandboxed_connection(listener: Listener) -> None:
+    # The control: the same program, run directly, does reach the listener.
+    subprocess.run([sys.executable, "-c", connector(listener.port)], check=True, timeout=10)
+    time.sleep(0.3)
+    assert listener.connections == 1
+
+
+def test_network_is_refused(listener: Listener) -> None:
+    result = run(connector(listener.port))
+    assert result.status == "failed"
+    assert "refused by the sandbox: network access" in result.detail
+    time.sleep(0.3)
+    assert listener.connections == 0
+
+
+def test_network_namespace_blocks_loopback_without_the_guard(listener: Listener) -> None:
+    if not has_layer("network namespace"):
+        pytest.skip("no network namespace here: only the audit guard blocks the network (see docs/sandbox.md)")
+    result = run(connector(listener.port), guard=False)
+    assert result.status == "failed"
+    assert "unreachable" in result.detail or "refused" in result.detail.lower()
+    time.sleep(0.3)
+    assert listener.connections == 0
+
+
+def test_subprocess_and_os_system_are_refused() -> None:
+    for program in ("import subprocess\nsubprocess.run(['true'])\n", "import os\nos.system('true')\n"):
+        result = run(program)
+        assert result.status == "failed"
+        assert "refused by the sandbox" in result.detail
+
+
+def test_ctypes_is_refused() -> None:
+    result = run("import ctypes\nctypes.CDLL(None).fork()\n")
+    assert result.status == "failed"
+    assert "refused by the sandbox" in result.detail
+
+
+DAEMON = (
+    "import os, time\n"
+    "if os.fork() == 0:\n"
+    "    os.setsid()\n"
+    "    if os.fork() == 0:\n"
+    "        os.execv('/bin/sh', ['/bin/sh', '-c', 'sleep 30'])\n"
+    "    os._exit(0)\n"
+    "time.sleep(1.0)\n"
+)
+
+
+def test_background_process_is_refused_by_the_guard() -> None:
+    result = run(DAEMON)
+    assert result.status == "failed" and "starting a process" in result.detail
+    assert not sandbox.marked_processes()
+
+
+def test_daemonised_process_does_not_survive() -> None:
+    seen: list[int] = []
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            seen.extend(sandbox.marked_processes())
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        result = run(DAEMON, guard=False)
+    finally:
+        done.set()
+        watcher.join()
+    assert result.status == "passed", result
+    assert len(set(seen)) >= 2, "the daemon never ran, so this test proves nothing"
+    time.sleep(0.2)
+    assert not sandbox.marked_processes(), "the daemon survived the run"
+
+
+@both_modes
+def test_closing_every_descriptor(guard: bool) -> None:
+    result = run("import os\nos.closerange(0, 1000)\n", guard)
+    assert result.status == "failed"
+    assert "ended before its checks finished" in result.detail
+
+
+def test_closing_stdout_then_printing() -> None:
+    result = run("import os, sys\nsys.stdout.close()\nos.close(1)\nos.close(2)\nprint('x')\n")
+    assert result.status == "failed"
+    assert "closed file" in result.detail
+
+
+def test_closing_stdout_does_not_stop_a_correct_program() -> None:
+    result = run("import os, sys\nsys.stdout.close()\nos.close(1)\nassert 2 + 2 == 4\n")
+    assert result.status == "passed", result
+
+
+def test_scratch_directory_is_removed() -> None:
+    before = set(Path(os.environ.get("TMPDIR", "/tmp")).glob("llmeval-sandbox-*"))
+    run("open('left-behind.txt', 'w').write('x')\nimport os\nos.mkdir('d')\nos.chmod('d', 0)\n")
+    after = set(Path(os.environ.get("TMPDIR", "/tmp")).glob("llmeval-sandbox-*"))
+    assert not (after - before)
+
+
+# -- the unprivileged path (what a normal user's run takes) ----------------------------------------
+
+UNPRIVILEGED_PROGRAMS = {
+    "fork": "import os, time\nn = 0\nfor _ in range(100):\n    try:\n        if os.fork() == 0:\n"
+            "            time.sleep(30)\n            os._exit(0)\n        n += 1\n    except OSError:\n        break\n"
+            "print(n)\n",
+    "net": "import socket\nsocket.create_connection(('127.0.0.1', 22), timeout=1)\n",
+    "write": "open('/work-outside-marker', 'w')\n",
+    "ok": "print('fine')\n",
+}
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root and setpriv to switch users")
+def test_as_an_ordinary_user() -> None:
+    interpreter = sandbox._interpreter(root=True)
+    source = Path(sandbox.__file__).resolve().parents[1]
+    if interpreter is None or not sandbox._others_can_run(interpreter) or not os.access(source, os.R_OK):
+        pytest.skip("no interpreter or source tree an ordinary user can read")
+    script = (
+        "import json, sys\n"
+        f"sys.path.insert(0, {str(source)!r})\n"
+        "from pytest_llmeval import sandbox\n"
+        f"programs = {UNPRIVILEGED_PROGRAMS!r}\n"
+        "results = {name: sandbox._run(code, timeout_s=3, python_guard=False, max_processes=4)"
+        " for name, code in programs.items()}\n"
+        "print(json.dumps({name: [r.status, r.detail, r.stdout, list(r.protections)] for name, r in results.items()}))\n"
+    )
+    completed = subprocess.run(
+        ["setpriv", "--reuid=4242", "--regid=4242", "--clear-groups", interpreter, "-I", "-c", script],
+        capture_output=True, text=True, timeout=60, cwd="/", env={"PATH": "/usr/bin:/bin", "TMPDIR": "/tmp"},
+    )
+    assert completed.returncode == 0, completed.stderr
+    results = json.loads(completed.stdout)
+    assert results["ok"][0] == "passed"
+    protections = results["ok"][3]
+    if "user namespace" not in protections:
+        pytest.skip("unprivileged user namespaces are disabled here")
+    assert int(results["fork"][2]) <= 3
+    assert results["net"][0] == "failed" and "unreachable" in results["net"][1]
+    assert results["write"][0] == "failed" and "Read-only" in results["write"][1]
+    assert not Path("/work-outside-marker").exists()
