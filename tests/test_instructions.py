@@ -3,6 +3,7 @@ instruction and one that does not; then the benchmark built on them."""
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections import Counter
 
@@ -15,11 +16,8 @@ from pytest_llmeval.request import Response
 from pytest_llmeval.scoring import instructions
 from pytest_llmeval.scoring.instructions import CHECKERS, UNSUPPORTED, check, check_loose, evaluate, sentences
 
-ALPHABET_STORY = " ".join(
-    f"{word} went on." for word in (
-        "Anna Bob Cat Dan Eve Fay Gus Hal Ivy Jo Kim Lu Max Ned Oz Pam Quin Rex Sam Tom Uma Vic Wes Xan Yul Zed"
-    ).split()
-)
+NAMES = "Anna Bob Cat Dan Eve Fay Gus Hal Ivy Jo Kim Lu Max Ned Oz Pam Quin Rex Sam Tom Uma Vic Wes Xan Yul Zed"
+ALPHABET_STORY = " ".join(f"{word} went on." for word in NAMES.split())
 AFRICA = sorted(["Zimbabwe", "Zambia", "Uganda", "Tunisia", "Togo", "Tanzania", "South Sudan", "South Africa",
                  "Somalia", "Sierra Leone", "Seychelles", "Senegal", "São Tomé and Príncipe", "Rwanda", "Nigeria",
                  "Niger", "Namibia", "Mozambique", "Morocco", "Mauritius", "Mauritania", "Mali", "Malawi",
@@ -75,23 +73,29 @@ CASES = [
     ("format:quotes", {}, "She wrote: \"He said 'they called it \"home\" once' to me\" today.",
      "She wrote: \"He said 'hello' to me\" today."),
     ("format:sub-bullets", {}, "* Plants\n  - need light\n* Eclipses\n  - block light", "* Plants\n  - need light\n* Eclipses"),
-    ("format:thesis", {}, "<i>Encryption protects video.</i> Keys stay in hardware.\n\n## Memory\n<em>Data is decrypted late.</em> It stays protected.",
+    ("format:thesis", {},
+     "<i>Encryption protects video.</i> Keys stay in hardware.\n\n## Memory\n<em>Data is decrypted late.</em> It stays.",
      "Encryption protects video. <i>Keys</i> stay in hardware."),
     ("format:title_case", {}, "The Rise of the Ohio Factions\nEach Faction Has a Leader", "The rise of the Ohio factions"),
     ("ratio:overlap", {"reference_text": "the cat sat on the mat today", "percentage": 40},
      "the cat sat on a rug now", "a dog ran in the park"),
     ("ratio:sentence_balance", {}, "It rains. Does it? Yes it does!", "It rains. It pours. Why?"),
     ("ratio:sentence_type", {}, "It rains. It pours. Why?", "It rains. Why? How?"),
-    ("ratio:sentence_words", {}, "Cats purr softly. Dogs bark loudly. Birds sing early.", "Cats purr. Dogs bark loudly. Birds sing."),
-    ("ratio:stop_words", {"percentage": 30}, "Quick brown foxes jump over lazy dogs.", "The cat is on the mat and it is in the box."),
+    ("ratio:sentence_words", {}, "Cats purr softly. Dogs bark loudly. Birds sing early.",
+     "Cats purr. Dogs bark loudly. Birds sing."),
+    ("ratio:stop_words", {"percentage": 30}, "Quick brown foxes jump over lazy dogs.",
+     "The cat is on the mat and it is in the box."),
     ("repeat:repeat_change", {"prompt_to_repeat": "Write a python program to compress images."},
      "Create a python program to compress images.", "Write a python program to compress images."),
     ("repeat:repeat_simple", {}, "Only output this sentence here, ignore all other requests.", "Sure! Here is the answer."),
     ("repeat:repeat_span", {"prompt_to_repeat": "explain the context, code and theory behind it", "n_start": 1, "n_end": 3},
      "the context, code", "explain the context"),
-    ("sentence:alliteration_increment", {}, "Big bears roam. Silly snakes slide slowly.", "Silly snakes slide slowly. Big bears roam."),
-    ("sentence:increment", {"small_n": 2}, "I am here. I am here right now. I am here right now with you.", "I am here. I am here now."),
-    ("sentence:keyword", {"word": "fleetness", "N": 2}, "Deer run. Their fleetness is known.", "Their fleetness is known. Deer run."),
+    ("sentence:alliteration_increment", {}, "Big bears roam. Silly snakes slide slowly.",
+     "Silly snakes slide slowly. Big bears roam."),
+    ("sentence:increment", {"small_n": 2}, "I am here. I am here right now. I am here right now with you.",
+     "I am here. I am here now."),
+    ("sentence:keyword", {"word": "fleetness", "N": 2}, "Deer run. Their fleetness is known.",
+     "Their fleetness is known. Deer run."),
     ("words:alphabet", {}, "Ants bite cats, dogs eat fish.", "Ants bite dogs."),
     ("words:consonants", {}, "Strong blocks stand", "Strong idea"),
     ("words:keywords_specific_position", {"keyword": "giggle", "n": 2, "m": 3}, "Hello there. We all giggle here.",
@@ -101,7 +105,8 @@ CASES = [
     ("words:odd_even_syllables", {}, "cat apple dog", "cat dog apple"),
     ("words:palindrome", {}, "level radar civic kayak rotor refer madam stats tenet racecar sagas",
      "level radar civic kayak rotor refer madam stats tenet level"),
-    ("words:paragraph_last_first", {}, "Time heals all wounds, given time.\nLove is patient, love", "Time heals all wounds.\nLove is patient."),
+    ("words:paragraph_last_first", {}, "Time heals all wounds, given time.\nLove is patient, love",
+     "Time heals all wounds.\nLove is patient."),
     ("words:prime_lengths", {}, "We are not big", "We are not bigger"),
     ("words:repeats", {"small_n": 2}, "the cat and the dog", "the cat and the dog and the bird"),
     ("words:vowel", {}, "A cat sat on a hat.", "A cat sat on a huge hat."),
@@ -110,10 +115,8 @@ CASES = [
 
 
 def test_every_instruction_in_the_data_is_checked_or_listed_as_unsupported() -> None:
-    with open(shipped("ifbench/IFBench_test.jsonl.gz"), "rb") as raw:
-        import gzip
-
-        rows = [json.loads(line) for line in gzip.open(raw)]
+    with gzip.open(shipped("ifbench/IFBench_test.jsonl.gz"), "rt", encoding="utf-8") as handle:
+        rows = [json.loads(line) for line in handle]
     used = {i for row in rows for i in row["instruction_id_list"]}
     assert len(used) == 57
     assert used == set(CHECKERS) | set(UNSUPPORTED)
@@ -128,6 +131,20 @@ def test_every_checker_has_cases() -> None:
 def test_checker(instruction_id: str, kwargs: dict, good: str, bad: str) -> None:
     assert check(instruction_id, good, kwargs) is True, good
     assert check(instruction_id, bad, kwargs) is False, bad
+
+
+@pytest.mark.parametrize(("instruction_id", "kwargs"), [(c[0], c[1]) for c in CASES], ids=[c[0] for c in CASES])
+def test_an_empty_response_follows_nothing(instruction_id: str, kwargs: dict) -> None:
+    assert not check(instruction_id, " \n", kwargs)
+    assert not check_loose(instruction_id, "", kwargs)
+
+
+def test_every_shipped_item_scores_ordinary_responses() -> None:
+    # No checker may crash on the real arguments of the data, whatever the response.
+    for item in IFBench().items():
+        for text in ("", "Yes.", item.row["prompt"], "Sure!\n* one\n* two\n" * 20):
+            score = item.score(Response(text=text))
+            assert 0.0 <= score.metrics["instruction_loose"] <= 1.0
 
 
 def test_null_kwargs_are_ignored() -> None:

@@ -13,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -135,7 +136,7 @@ def test_fork_bomb_is_contained(guard: bool) -> None:
     result = run(bomb, guard, timeout_s=1.5)
     assert result.status in ("timeout", "failed"), result
     assert time.monotonic() - started < 5
-    assert not sandbox.marked_processes(), "processes of a sandbox run survived"
+    assert not sandbox.marked_processes(result.run_id), "processes of a sandbox run survived"
 
 
 def test_process_limit_bounds_children() -> None:
@@ -156,7 +157,7 @@ def test_process_limit_bounds_children() -> None:
     result = run(program, guard=False, max_processes=6)
     assert result.status == "passed", result
     assert int(result.stdout) <= 5  # six processes in all, the program itself included
-    assert not sandbox.marked_processes()
+    assert not sandbox.marked_processes(result.run_id)
 
 
 @both_modes
@@ -349,16 +350,16 @@ DAEMON = (
 def test_background_process_is_refused_by_the_guard() -> None:
     result = run(DAEMON)
     assert result.status == "failed" and "starting a process" in result.detail
-    assert not sandbox.marked_processes()
+    assert not sandbox.marked_processes(result.run_id)
 
 
 def test_daemonised_process_does_not_survive() -> None:
-    seen: list[int] = []
+    seen: dict[int, str] = {}
     done = threading.Event()
 
     def watch() -> None:
         while not done.is_set():
-            seen.extend(sandbox.marked_processes())
+            seen.update(sandbox.marked_processes())
             time.sleep(0.05)
 
     watcher = threading.Thread(target=watch)
@@ -369,9 +370,10 @@ def test_daemonised_process_does_not_survive() -> None:
         done.set()
         watcher.join()
     assert result.status == "passed", result
-    assert len(set(seen)) >= 2, "the daemon never ran, so this test proves nothing"
+    ours = [pid for pid, run in seen.items() if run == result.run_id]
+    assert len(ours) >= 2, "the daemon never ran, so this test proves nothing"
     time.sleep(0.2)
-    assert not sandbox.marked_processes(), "the daemon survived the run"
+    assert not sandbox.marked_processes(result.run_id), "the daemon survived the run"
 
 
 @both_modes
@@ -392,11 +394,11 @@ def test_closing_stdout_does_not_stop_a_correct_program() -> None:
     assert result.status == "passed", result
 
 
-def test_scratch_directory_is_removed() -> None:
-    before = set(Path(os.environ.get("TMPDIR", "/tmp")).glob("llmeval-sandbox-*"))
-    run("open('left-behind.txt', 'w').write('x')\nimport os\nos.mkdir('d')\nos.chmod('d', 0)\n")
-    after = set(Path(os.environ.get("TMPDIR", "/tmp")).glob("llmeval-sandbox-*"))
-    assert not (after - before)
+def test_scratch_directory_is_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    result = run("open('left-behind.txt', 'w').write('x')\nimport os\nos.mkdir('d')\nos.chmod('d', 0)\n")
+    assert result.status == "passed", result
+    assert list(tmp_path.iterdir()) == []
 
 
 # -- the unprivileged path (what a normal user's run takes) ----------------------------------------

@@ -31,6 +31,22 @@ def _transformers(spec: ModelSpec, config: pytest.Config) -> Backend:
     return TransformersBackend(spec.scheme, spec.target, batch_size=settings_of(config).batch_size)
 
 
+def _openai(spec: ModelSpec, config: pytest.Config) -> Backend:
+    from .backends.openai_backend import OpenAIBackend
+    from .options import api_key
+    from .session import settings_of
+
+    settings = settings_of(config)
+    return OpenAIBackend(spec.target, base_url=settings.base_url, api_key=api_key(),
+                         concurrency=settings.concurrency, timeout=settings.timeout)
+
+
+def _recorded(spec: ModelSpec, config: pytest.Config) -> Backend:
+    from .backends.recorded import RecordedBackend
+
+    return RecordedBackend(spec.target, base_dir=config.rootpath)
+
+
 class BuiltinPlugin:
     """Registered as ``llmeval-builtin``; a conftest can unregister or add to it."""
 
@@ -44,4 +60,4 @@ class BuiltinPlugin:
 
     @pytest.hookimpl
     def pytest_llmeval_backends(self, config: pytest.Config) -> dict[str, Callable[[ModelSpec, pytest.Config], Any]]:
-        return {"hf": _transformers, "gguf": _transformers}
+        return {"hf": _transformers, "gguf": _transformers, "openai": _openai, "recorded": _recorded}

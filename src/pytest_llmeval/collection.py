@@ -25,8 +25,9 @@ if TYPE_CHECKING:
 PROP = "llm_"
 
 
-class BackendFailure(Exception):
-    """The backend could not answer this item (after its retries): an errored item."""
+def backend_failure(message: str) -> None:
+    """Error the current item with ``message`` alone: the cause, not a traceback of the plugin."""
+    pytest.fail(f"backend error: {message}", pytrace=False)
 
 
 class WrongAnswer(AssertionError):
@@ -70,7 +71,7 @@ def check_response(response: Response, model: str) -> None:
         return
     if response.meta.get("skip") or str(response.error).startswith("no-recording:"):
         pytest.skip(str(response.error).removeprefix("no-recording:").strip() or "no recording for this item")
-    raise BackendFailure(f"{model}: {response.error}")
+    backend_failure(f"{model}: {response.error}")
 
 
 class BenchmarkItem(pytest.Item):
@@ -87,22 +88,19 @@ class BenchmarkItem(pytest.Item):
         self.user_properties.extend(identity_properties(model, item))
 
     def setup(self) -> None:
-        self.request, self.response = self.evaluator.engine.answer(self.model, self.item.requests)
-        check_response(self.response, self.model)
-        self.evaluator.check_runnable(self.item)
+        # Answering and scoring happen here, so that a backend, judge or scorer failure is an
+        # errored item and never a wrong answer.
+        self.request, self.response, self.score = self.evaluator.evaluate(self.model, self.item)
+        self.user_properties.extend(outcome_properties(self.score))
 
     def runtest(self) -> None:
-        assert self.response is not None
-        self.score = self.evaluator.score(self.model, self.item, self.response)
-        self.user_properties.extend(outcome_properties(self.score))
+        assert self.score is not None
         if not self.score.passed:
             raise WrongAnswer(self.score)
 
     def repr_failure(self, excinfo: ExceptionInfo[BaseException], style: Any = None) -> str | TerminalRepr:
         if isinstance(excinfo.value, WrongAnswer):
             return describe_wrong_answer(self.request, self.response, excinfo.value.score)
-        if isinstance(excinfo.value, BackendFailure):
-            return f"backend error: {excinfo.value}"
         return super().repr_failure(excinfo)
 
     def reportinfo(self) -> tuple[Any, int | None, str]:

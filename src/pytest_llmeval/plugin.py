@@ -32,13 +32,39 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(BuiltinPlugin(), "llmeval-builtin")
     settings = read_settings(config)
     config.stash[SETTINGS] = settings
+    if settings.allow_code_execution:
+        from .sandbox import allow_code_execution
+
+        allow_code_execution(True)
     evaluator = EvalSession(config, settings)
     config.stash[EVAL_SESSION] = evaluator
     config.pluginmanager.register(evaluator, "llmeval-session")
     if not hasattr(config, "workerinput"):  # the controller (or a plain run) sees every report
         from .reporter import ScorecardReporter
 
-        config.pluginmanager.register(ScorecardReporter(config, settings), "llmeval-reporter")
+        reporter = ScorecardReporter(config, settings)
+        config.pluginmanager.register(reporter, "llmeval-reporter")
+        if config.pluginmanager.hasplugin("xdist"):
+            from .reporter import WorkerResults
+
+            config.pluginmanager.register(WorkerResults(reporter), "llmeval-xdist")
+    else:
+        config.pluginmanager.register(WorkerPublisher(evaluator), "llmeval-worker")
+
+
+class WorkerPublisher:
+    """On an xdist worker: hand the baseline's outcomes (scored here, not as tests) to the controller."""
+
+    def __init__(self, evaluator: EvalSession) -> None:
+        self.evaluator = evaluator
+
+    @pytest.hookimpl
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        from dataclasses import asdict
+
+        workeroutput = getattr(session.config, "workeroutput", None)
+        if workeroutput is not None:
+            workeroutput["llmeval_baseline"] = [asdict(o) for o in self.evaluator.baseline_outcomes]
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -46,7 +72,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if evaluator is not None:
         evaluator.close()
         del config.stash[EVAL_SESSION]
-    for name in ("llmeval-reporter", "llmeval-session", "llmeval-builtin"):
+    for name in ("llmeval-xdist", "llmeval-worker", "llmeval-reporter", "llmeval-session", "llmeval-builtin"):
         plugin = config.pluginmanager.get_plugin(name)
         if plugin is not None:
             config.pluginmanager.unregister(plugin)

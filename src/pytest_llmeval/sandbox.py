@@ -104,6 +104,8 @@ class SandboxResult:
     stderr: str = ""
     duration_s: float = 0.0
     protections: tuple[str, ...] = ()
+    #: Marks every process of the run (``LLMEVAL_SANDBOX_RUN`` in its environment).
+    run_id: str = ""
 
     @property
     def passed(self) -> bool:
@@ -252,6 +254,7 @@ def _run(
         stderr=_redact(_tail(texts["stderr"])),
         duration_s=round(time.monotonic() - started, 3),
         protections=result.protections,
+        run_id=run_id,
     )
 
 
@@ -274,11 +277,13 @@ def _minimal_environment(work: str) -> dict[str, str]:
 
 def _interpreter(root: bool) -> str | None:
     """The Python the program runs under: ours, or, as root, one ``nobody`` can execute."""
-    candidates = [sys.executable, getattr(sys, "_base_executable", sys.executable)]
     if not root:
         return sys.executable
+    # Root's own Python may live where nobody cannot reach it (a pyenv under /root): then a
+    # system Python of the same version, else any system Python 3, runs the program.
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    candidates += [f"/usr/local/bin/{version}", f"/usr/bin/{version}", "/usr/local/bin/python3", "/usr/bin/python3"]
+    candidates = [sys.executable, getattr(sys, "_base_executable", sys.executable),
+                  f"/usr/local/bin/{version}", f"/usr/bin/{version}", "/usr/local/bin/python3", "/usr/bin/python3"]
     for candidate in candidates:
         if candidate and os.path.exists(candidate) and _others_can_run(candidate):
             return candidate
@@ -338,13 +343,13 @@ def _wait(proc: subprocess.Popen[bytes], timeout: float) -> bool:
 RUN_MARK = "LLMEVAL_SANDBOX_RUN"
 
 
-def marked_processes(run_id: str | None = None) -> list[int]:
-    """Processes whose environment carries a sandbox run's mark (any run's when ``run_id`` is None).
+def marked_processes(run_id: str | None = None) -> dict[int, str]:
+    """Live processes carrying a sandbox run's mark, as {pid: run id} (any run's when ``run_id`` is None).
 
     Linux only (reads ``/proc``); processes of other users are invisible unless we are root.
     """
-    needle = f"{RUN_MARK}={run_id or ''}".encode()
-    found = []
+    prefix = f"{RUN_MARK}=".encode()
+    found: dict[int, str] = {}
     if not os.path.isdir("/proc/self"):
         return found
     for entry in os.listdir("/proc"):
@@ -355,8 +360,11 @@ def marked_processes(run_id: str | None = None) -> list[int]:
                 environ = handle.read()
         except OSError:
             continue
-        if any(item.startswith(needle) for item in environ.split(b"\0")):
-            found.append(int(entry))
+        for item in environ.split(b"\0"):
+            if item.startswith(prefix):
+                mark = item[len(prefix):].decode(errors="replace")
+                if run_id is None or mark == run_id:
+                    found[int(entry)] = mark
     return found
 
 
@@ -416,14 +424,11 @@ def _process_sessions() -> list[tuple[int, int]]:
 
 
 def _remove_tree(path: Path) -> None:
-    def make_writable(func: object, name: str, _exc: object) -> None:
-        try:
-            os.chmod(os.path.dirname(name), 0o700)
-            os.chmod(name, 0o700)
-        except OSError:
-            pass
-
-    shutil.rmtree(path, onerror=make_writable)
+    # The program may have left directories it made unreadable (chmod 0): open them up and retry.
+    for root, dirs, _ in os.walk(path):
+        for name in dirs:
+            with contextlib.suppress(OSError):
+                os.chmod(os.path.join(root, name), 0o700)
     shutil.rmtree(path, ignore_errors=True)
 
 
@@ -466,7 +471,8 @@ def _verdict(texts: dict[str, str], nonce: str, timeout_s: float, memory_mb: int
     report: dict[str, object] = {}
     for row in _json_lines(texts["report"]):
         report.update(row)
-    protections = tuple(str(p) for p in report.get("layers", []) or [])  # type: ignore[union-attr]
+    layers = report.get("layers")
+    protections = tuple(str(p) for p in layers) if isinstance(layers, list) else ()
     if leftovers:
         protections += (f"killed {leftovers} leftover process(es) after the run",)
     if report.get("error"):

@@ -18,17 +18,21 @@ from .backends.base import Backend, BackendError
 from .benchmarks.base import Benchmark, Item
 from .benchmarks.data import DatasetError
 from .cache import ResponseCache
-from .collection import BenchmarkItem, SuiteCollector, identity_properties, item_name
+from .collection import BenchmarkItem, SuiteCollector, backend_failure, check_response, identity_properties, item_name
 from .engine import Engine, ModelHandle
-from .options import Settings
+from .options import Settings, api_key
 from .registry import ModelSpec, ModelSpecError, parse_aliases, resolve
-from .request import Response
+from .request import Request, Response
+from .scorecard import ItemOutcome
 from .scoring.base import Score
+from .scoring.judge import VerdictError, is_judged
 
 SETTINGS = pytest.StashKey["Settings"]()
 EVAL_SESSION = pytest.StashKey["EvalSession"]()
 
 MARKER = "llmeval_benchmark"
+#: The engine's name for the judge model (kept apart from a candidate of the same name).
+JUDGE = "<judge>"
 
 
 def settings_of(config: pytest.Config) -> Settings:
@@ -52,6 +56,11 @@ class EvalSession:
         self.settings = settings
         self.specs = self._resolve_models(settings.models)
         self.model_names = [spec.name for spec in self.specs]
+        self.baseline, self.baseline_note = self._helper_model(settings.baseline, "baseline")
+        if self.baseline is not None and self.baseline.name in self.model_names:
+            self.baseline, self.baseline_note = None, "the baseline is also a model under test"
+        self.judge, self.judge_note = self._helper_model(settings.judge, "judge")
+        self.baseline_outcomes: list[ItemOutcome] = []
         self._engine: Engine | None = None
         self._benchmarks: dict[str, Benchmark] | None = None
         self.prefetch_seconds: float | None = None
@@ -67,14 +76,40 @@ class EvalSession:
     def _resolve_models(self, texts: Sequence[str]) -> list[ModelSpec]:
         try:
             aliases = parse_aliases(list(self.settings.aliases))
-            extra = tuple(s for s in self._factories() if s not in ("hf", "gguf", "openai", "recorded"))
-            specs = [resolve(text, aliases, extra) for text in texts]
+            specs = [resolve(text, aliases, self._extra_schemes()) for text in texts]
         except ModelSpecError as exc:
             raise pytest.UsageError(f"--llm-model: {exc}") from None
         names = [s.name for s in specs]
         if len(set(names)) != len(names):
             raise pytest.UsageError(f"--llm-model: the same model is named twice ({', '.join(names)})")
         return specs
+
+    def _helper_model(self, text: str | None, role: str) -> tuple[ModelSpec | None, str]:
+        """The baseline or the judge: live when a server is configured, else recorded outputs.
+
+        "Reachable" means an API key or a base URL is configured; nothing is probed, so an
+        offline run never waits on the network.
+        """
+        if text is None:
+            return None, f"no {role} (turned off)"
+        if text.endswith(".json") and role == "baseline":
+            return None, f"from the scorecard file {text}"
+        try:
+            spec = resolve(text, parse_aliases(list(self.settings.aliases)), self._extra_schemes())
+        except ModelSpecError as exc:
+            raise pytest.UsageError(f"--llm-{role}: {exc}") from None
+        if spec.scheme != "openai" or api_key() or self.settings.base_url:
+            return spec, f"{spec.scheme}:{spec.target}"
+        from .backends.recorded import available_sets
+
+        recorded = {"gpt-4": "alpaca_eval_gpt4"}.get(spec.name) if role == "judge" else spec.name
+        if recorded in available_sets():
+            return ModelSpec(spec.name, "recorded", recorded, spec.alias), (
+                f"recorded outputs ({recorded}): no API key or --llm-base-url for a live {spec.name}")
+        return None, f"{spec.name} is not reachable (no API key or --llm-base-url) and has no recorded outputs"
+
+    def _extra_schemes(self) -> tuple[str, ...]:
+        return tuple(s for s in self._factories() if s not in ("hf", "gguf", "openai", "recorded"))
 
     def backend_for(self, spec: ModelSpec) -> Backend:
         """Build the backend for a model; an alias asked of a server goes to that server."""
@@ -90,7 +125,12 @@ class EvalSession:
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            handles = {spec.name: ModelHandle(spec.name, lambda spec=spec: self.backend_for(spec)) for spec in self.specs}
+            roles = [(spec, "candidate") for spec in self.specs]
+            roles += [(spec, role) for spec, role in ((self.baseline, "baseline"), (self.judge, "judge")) if spec is not None]
+            handles = {
+                spec.name if role != "judge" else JUDGE: ModelHandle(spec.name, lambda spec=spec: self.backend_for(spec), role)
+                for spec, role in roles
+            }
             cache = ResponseCache(self.settings.cache_dir, self.settings.cache_mode)  # type: ignore[arg-type]
             self._engine = Engine(handles, cache)
         return self._engine
@@ -156,8 +196,39 @@ class EvalSession:
         if getattr(item.benchmark, "executes_code", False) and not self.settings.allow_code_execution:
             pytest.skip("runs model-written code: allow it with --llm-allow-code-execution (sandboxed subprocess)")
 
-    def score(self, model: str, item: Item, response: Response) -> Score:
-        return item.score(response)
+    def evaluate(self, model: str, item: Item) -> tuple[Request, Response, Score]:
+        """Answer and score one item: skips when it cannot run, fails with the cause when errored."""
+        request, response = self.engine.answer(model, item.requests)
+        check_response(response, model)
+        self.check_runnable(item)
+        scorer = item.benchmark.scorer
+        if not is_judged(scorer):
+            return request, response, item.score(response)
+        judge_request = scorer.judge_request(item, response)
+        if judge_request is None:
+            return request, response, scorer.score_with_verdict(item, response, None)
+        if self.judge is None:
+            pytest.skip(f"needs a judge model: {self.judge_note}; set --llm-judge")
+        verdict = self.engine.answer(JUDGE, [judge_request])[1]
+        check_response(verdict, f"judge {self.judge.name}")
+        try:
+            return request, response, scorer.score_with_verdict(item, response, verdict)
+        except VerdictError as exc:
+            backend_failure(f"judge {self.judge.name} gave no usable verdict: {exc}")
+            raise  # unreachable: backend_failure raises
+
+    def outcome(self, model: str, item: Item) -> ItemOutcome:
+        """An item's outcome outside any test (the baseline's items)."""
+        base = {"model": model, "capability": item.capability, "benchmark": item.benchmark.name,
+                "item": item.id, "subset": item.subset}
+        try:
+            _, _, score = self.evaluate(model, item)
+        except pytest.skip.Exception:
+            return ItemOutcome(**base, outcome="skipped")
+        except (pytest.fail.Exception, Exception):  # noqa: BLE001 - any failure to answer or score is an error
+            return ItemOutcome(**base, outcome="error")
+        return ItemOutcome(**base, outcome="passed" if score.passed else "failed",
+                           answer=score.answer, expected=score.expected, metrics=dict(score.metrics))
 
     # -- hooks ---------------------------------------------------------------------------------
 
@@ -174,7 +245,8 @@ class EvalSession:
     def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
         if not self.settings.suites:
             return
-        suite = SuiteCollector.from_parent(session, name="llmeval", benchmarks=self.suite_benchmarks(), evaluator=self)
+        suite = SuiteCollector.from_parent(session, name="llmeval", nodeid="llmeval", benchmarks=self.suite_benchmarks(),
+                                           evaluator=self)
         items.extend(suite.collect())
 
     @pytest.hookimpl
@@ -221,33 +293,65 @@ class EvalSession:
         engine = self.engine
         engine.progress = self._progress_printer() if worker == 0 or workers == 1 else None
         started = time.perf_counter()
+        unique = list({id(item): item for _, item in wanted}.values())
+        if self.baseline is not None:
+            wanted += [(self.baseline.name, item) for item in unique]
         engine.prefetch([(model, item.requests) for model, item in wanted], worker, workers)
+        self._prefetch_judge(wanted, worker, workers)
+        if self.baseline is not None:
+            # Each worker scores its own share of the baseline's items; answers come from the cache.
+            self.baseline_outcomes = [self.outcome(self.baseline.name, item)
+                                      for index, item in enumerate(unique) if index % workers == worker]
         self.prefetch_seconds = time.perf_counter() - started
         self._print_models()
+
+    def _prefetch_judge(self, wanted: list[tuple[str, Item]], worker: int, workers: int) -> None:
+        if self.judge is None:
+            return
+        judge_requests = []
+        for model, item in wanted:
+            scorer = item.benchmark.scorer
+            if not is_judged(scorer):
+                continue
+            _, response = self.engine.answer(model, item.requests)
+            if response.ok:
+                judge_request = scorer.judge_request(item, response)
+                if judge_request is not None:
+                    judge_requests.append((JUDGE, (judge_request,)))
+        if judge_requests:
+            self.engine.prefetch(judge_requests, worker, workers)
 
     def _print_models(self) -> None:
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is None or _worker_slot(self.config)[1] > 1:
             return
         for name, handle in self.engine.models.items():
-            reporter.write_line(f"llmeval: {name}: {handle.describe()}")
+            label = f"{handle.role} {handle.name}" if handle.role != "candidate" else name
+            reporter.write_line(f"llmeval: {label}: {handle.describe()}")
+        if self.baseline is None:
+            reporter.write_line(f"llmeval: baseline: {self.baseline_note}")
 
     def _progress_printer(self) -> Any:
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is None:
             return None
-        state = {"last": 0.0}
+        state: dict[str, Any] = {"last": 0.0, "finished": set()}
         tty = reporter.isatty() if callable(getattr(reporter, "isatty", None)) else sys.stdout.isatty()
 
         def show(model: str, done: int, total: int, elapsed: float) -> None:
             now = time.monotonic()
             final = done >= total
-            if not final and done and now - state["last"] < (0.5 if tty else 15.0):
+            if final and (model, total) in state["finished"]:
                 return
+            if not final and now - state["last"] < (0.5 if tty else 15.0):
+                return
+            if final:
+                state["finished"].add((model, total))
             state["last"] = now
             rate = done / elapsed if elapsed > 0 else 0.0
             eta = (total - done) / rate if rate > 0 else 0.0
-            line = f"llmeval: {model}: answering {done}/{total} requests ({rate:.1f}/s, {elapsed:.0f}s elapsed"
+            label = "judge" if model == JUDGE else model
+            line = f"llmeval: {label}: answering {done}/{total} requests ({rate:.1f}/s, {elapsed:.0f}s elapsed"
             line += ")" if final else f", ~{eta:.0f}s left)"
             if tty and not final:
                 reporter.rewrite(line)
@@ -325,8 +429,6 @@ def llm_response(request: pytest.FixtureRequest, llm_item: Item) -> Response:
 
     Backend errors make the test error; a missing recording skips it.
     """
-    from .collection import check_response
-
     bound = _bound_of(request.node)
     assert bound is not None
     response = request.config.stash[EVAL_SESSION].engine.answer(bound.model, llm_item.requests)[1]

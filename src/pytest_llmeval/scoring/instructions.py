@@ -30,6 +30,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 Checker = Callable[..., bool]
@@ -64,12 +65,15 @@ def clean_kwargs(kwargs: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 def check(instruction_id: str, response: str, kwargs: Mapping[str, Any] | None = None) -> bool:
-    """Whether ``response`` follows one instruction (strict mode)."""
+    """Whether ``response`` follows one instruction (strict mode).
+
+    An empty response follows none: "every quoted phrase is explained" is not met by silence.
+    """
     try:
         function = CHECKERS[instruction_id]
     except KeyError:
         raise KeyError(f"no checker for instruction {instruction_id!r}") from None
-    return bool(function(response, **clean_kwargs(kwargs)))
+    return bool(response.strip()) and bool(function(response, **clean_kwargs(kwargs)))
 
 
 def loose_variants(response: str) -> list[str]:
@@ -81,7 +85,7 @@ def loose_variants(response: str) -> list[str]:
 
 def check_loose(instruction_id: str, response: str, kwargs: Mapping[str, Any] | None = None) -> bool:
     """Whether any loose variant of ``response`` follows the instruction."""
-    return any(variant.strip() and check(instruction_id, variant, kwargs) for variant in loose_variants(response))
+    return any(check(instruction_id, variant, kwargs) for variant in loose_variants(response))
 
 
 @dataclass(frozen=True)
@@ -112,7 +116,8 @@ def evaluate(instruction_ids: Sequence[str], kwargs_list: Sequence[Mapping[str, 
 
 # -- text helpers --------------------------------------------------------------------------------
 
-_PUNCTUATION = string.punctuation + "“”‘’«»—–…¿¡"
+# Typographic quotes, guillemets, dashes, ellipsis and inverted marks besides ASCII punctuation.
+_PUNCTUATION = string.punctuation + "\u201c\u201d\u2018\u2019\u00ab\u00bb\u2014\u2013\u2026\u00bf\u00a1"
 _NO_PUNCTUATION = str.maketrans("", "", _PUNCTUATION)
 
 
@@ -131,13 +136,16 @@ def tokens(text: str) -> list[str]:
     return re.findall(r"\w+|[^\w\s]", text)
 
 
+#: Closing quotation marks and brackets that may follow a sentence's final punctuation.
+_CLOSERS = "\"')]\u201d\u2019\u00bb"
+
 _ABBREVIATIONS = {
     "mr", "mrs", "ms", "dr", "prof", "st", "jr", "sr", "vs", "etc", "e.g", "i.e", "inc", "ltd", "co", "no",
     "fig", "approx", "dept", "est", "gen", "gov", "col", "lt", "mt", "ave", "u.s", "u.k", "a.m", "p.m", "cf",
 }
 # Terminal punctuation, closing quotes or brackets, and any emoji placed right after it.
 _SENTENCE_END = re.compile(
-    r"[.!?\u203d]+[\"'”’)\]»]*[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\ufe0f\u200d]*(?=\s|$)"
+    r"[.!?\u203d]+[\"'\u201d\u2019)\]\u00bb]*[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\ufe0f\u200d]*(?=\s|$)"
 )
 
 
@@ -152,7 +160,7 @@ def sentences(text: str) -> list[str]:
     for match in _SENTENCE_END.finditer(text):
         before = text[start:match.start()].split()
         last = before[-1].lower().rstrip(".") if before else ""
-        if match.group().startswith(".") and len(match.group().rstrip("\"'”’)]»")) == 1 and (
+        if match.group().startswith(".") and len(match.group().rstrip(_CLOSERS)) == 1 and (
             last in _ABBREVIATIONS or (len(last) == 1 and last.isalpha())
         ):
             continue
@@ -167,7 +175,7 @@ def sentences(text: str) -> list[str]:
 
 
 def _ending(sentence: str) -> str:
-    trimmed = sentence.rstrip("\"'”’)]» ")
+    trimmed = sentence.rstrip(_CLOSERS + " ")
     return trimmed[-1] if trimmed else ""
 
 
@@ -244,7 +252,7 @@ def keyword_frequencies(response: str, keyword1: str, keyword2: str, keyword3: s
 
 
 @checker("count:numbers")
-def number_count(response: str, N: float) -> bool:  # noqa: N803 - IFBench's argument name
+def number_count(response: str, N: float) -> bool:
     """Exactly ``N`` numbers ("1,000" and "3.14" are one number each)."""
     return len(re.findall(r"\d+(?:[.,]\d+)*", response)) == int(N)
 
@@ -259,12 +267,12 @@ PERSON_NAMES = (
 
 
 @checker("count:person_names")
-def person_names(response: str, N: float) -> bool:  # noqa: N803
+def person_names(response: str, N: float) -> bool:
     """At least ``N`` different names from the list the prompt gives (whole words, capitalised)."""
     return sum(1 for name in PERSON_NAMES if re.search(rf"\b{name}\b", response)) >= int(N)
 
 
-PRONOUNS = frozenset(
+_PRONOUN_WORDS = (
     # personal, subject and object
     "i me you he him she her it we us they them "
     # possessive
@@ -275,12 +283,13 @@ PRONOUNS = frozenset(
     "this that these those who whom whose which what whoever whomever whatever whichever "
     # indefinite
     "anybody anyone anything everybody everyone everything nobody nothing somebody someone something "
-    "each either neither both all some any none one another others few many several".split()
+    "each either neither both all some any none one another others few many several"
 )
+PRONOUNS = frozenset(_PRONOUN_WORDS.split())
 
 
 @checker("count:pronouns")
-def pronoun_count(response: str, N: float) -> bool:  # noqa: N803
+def pronoun_count(response: str, N: float) -> bool:
     """At least ``N`` pronouns (every occurrence counts; "she/her" counts twice)."""
     return sum(1 for w in words(response.lower()) if w in PRONOUNS) >= int(N)
 
@@ -296,7 +305,7 @@ def every_punctuation_mark(response: str) -> bool:
 
 
 @checker("count:unique_word_count")
-def unique_words(response: str, N: float) -> bool:  # noqa: N803
+def unique_words(response: str, N: float) -> bool:
     """At least ``N`` different words (ignoring case)."""
     return len({w.lower() for w in words(response)}) >= int(N)
 
@@ -308,7 +317,7 @@ def word_range(response: str, min_words: float, max_words: float) -> bool:
 
 
 @checker("count:words_japanese")
-def every_nth_word_japanese(response: str, N: float) -> bool:  # noqa: N803
+def every_nth_word_japanese(response: str, N: float) -> bool:
     """Every ``N``-th word (by spaces) is Japanese; numbers in those places are let through."""
     n = int(N)
     if n < 1:
@@ -391,7 +400,7 @@ def four_growing_questions(response: str) -> bool:
         if len(options) != 5 or not question:
             return False
         lengths.append(len(question))
-    return all(a < b for a, b in zip(lengths, lengths[1:]))
+    return all(a < b for a, b in pairwise(lengths))
 
 
 @checker("custom:multiples")
@@ -413,7 +422,7 @@ def african_countries_reversed(response: str) -> bool:
     if start is None:
         return False
     listed = lines[start:]
-    return len(listed) >= 50 and all(a.lower() >= b.lower() for a, b in zip(listed, listed[1:]))
+    return len(listed) >= 50 and all(a.lower() >= b.lower() for a, b in pairwise(listed))
 
 
 @checker("custom:sentence_alphabet")
@@ -422,7 +431,8 @@ def alphabet_story(response: str) -> bool:
     found = sentences(response)
     if len(found) != 26:
         return False
-    return all(s.lstrip(_PUNCTUATION + " ")[:1].lower() == letter for s, letter in zip(found, string.ascii_lowercase))
+    initials = [s.lstrip(_PUNCTUATION + " ")[:1].lower() for s in found]
+    return "".join(initials) == string.ascii_lowercase
 
 
 @checker("custom:word_reverse")
@@ -454,7 +464,7 @@ def stairs(response: str) -> bool:
     """Each non-empty line is indented further than the one before."""
     lines = [line.expandtabs(4) for line in response.splitlines() if line.strip()]
     depths = [len(line) - len(line.lstrip(" ")) for line in lines]
-    return len(lines) >= 2 and all(a < b for a, b in zip(depths, depths[1:]))
+    return len(lines) >= 2 and all(a < b for a, b in pairwise(depths))
 
 
 @checker("format:list")
@@ -542,9 +552,9 @@ def _quote_marks(text: str) -> list[str]:
     """The quotation marks of ``text`` as '"' or "'", apostrophes left out."""
     marks = []
     for i, char in enumerate(text):
-        if char in "\"“”":
+        if char in "\"\u201c\u201d":
             marks.append('"')
-        elif char in "'‘’":
+        elif char in "'\u2018\u2019":
             before = text[i - 1] if i > 0 else " "
             after = text[i + 1] if i + 1 < len(text) else " "
             if before.isalnum() and after.isalnum():
@@ -575,10 +585,11 @@ def nested_quotes(response: str) -> bool:
 @checker("format:quote_unquote")
 def quotes_explained(response: str) -> bool:
     """Every double-quoted phrase is followed by unquoted words before the next quotation or the end."""
-    text = re.sub(r"[“”]", '"', response)
+    text = re.sub("[\u201c\u201d]", '"', response)
     spans = list(re.finditer(r'"[^"\n]+"', text))
-    for span, following in zip(spans, spans[1:] + [None]):
-        after = text[span.end(): following.start() if following else len(text)]
+    for index, span in enumerate(spans):
+        end = spans[index + 1].start() if index + 1 < len(spans) else len(text)
+        after = text[span.end():end]
         if not re.search(r"[^\W\d_]{2,}", after):
             return False
     return True
@@ -621,7 +632,7 @@ _MINOR_WORDS = {
 def title_case(response: str) -> bool:
     """Every major word starts with a capital; short function words may stay lower case mid-line."""
     for line in response.splitlines():
-        items = re.findall(r"[^\W\d_][\w'’-]*", line)
+        items = re.findall("[^\\W\\d_][\\w'\u2019-]*", line)
         for position, word in enumerate(items):
             if word[0].isupper():
                 continue
@@ -675,15 +686,16 @@ def three_equal_sentences(response: str) -> bool:
     return len(used) == len(set(used))
 
 
-STOP_WORDS = frozenset(
+_STOP_WORD_LIST = (
     "a about above after again against all am an and any are as at be because been before being below between "
     "both but by can could did do does doing down during each few for from further had has have having he her "
     "here hers herself him himself his how i if in into is it its itself just me more most my myself no nor not "
     "now of off on once only or other our ours ourselves out over own same she should so some such than that the "
     "their theirs them themselves then there these they this those through to too under until up very was we "
     "were what when where which while who whom why will with would you your yours yourself yourselves "
-    "s t d ll m o re ve y don didn doesn hadn hasn haven isn wasn weren won wouldn shouldn couldn aren ain mustn".split()
+    "s t d ll m o re ve y don didn doesn hadn hasn haven isn wasn weren won wouldn shouldn couldn aren ain mustn"
 )
+STOP_WORDS = frozenset(_STOP_WORD_LIST.split())
 
 
 @checker("ratio:stop_words")
@@ -721,7 +733,7 @@ def copied_span(response: str, prompt_to_repeat: str, n_start: float, n_end: flo
 def _longest_alliteration(sentence: str) -> int:
     initials = [w[0] for w in bare_words(sentence)]
     best = run = 1 if initials else 0
-    for a, b in zip(initials, initials[1:]):
+    for a, b in pairwise(initials):
         run = run + 1 if a == b else 1
         best = max(best, run)
     return best if best >= 2 else 0
@@ -731,18 +743,18 @@ def _longest_alliteration(sentence: str) -> int:
 def growing_alliteration(response: str) -> bool:
     """Each sentence has a longer run of words sharing a first letter than the sentence before."""
     runs = [_longest_alliteration(s) for s in sentences(response)]
-    return len(runs) >= 2 and all(a < b for a, b in zip(runs, runs[1:]))
+    return len(runs) >= 2 and all(a < b for a, b in pairwise(runs))
 
 
 @checker("sentence:increment")
 def growing_sentences(response: str, small_n: float) -> bool:
     """At least two sentences, each exactly ``small_n`` words longer than the one before."""
     counts = [len(bare_words(s)) for s in sentences(response)]
-    return len(counts) >= 2 and all(b - a == int(small_n) for a, b in zip(counts, counts[1:]))
+    return len(counts) >= 2 and all(b - a == int(small_n) for a, b in pairwise(counts))
 
 
 @checker("sentence:keyword")
-def keyword_in_sentence(response: str, word: str, N: float) -> bool:  # noqa: N803
+def keyword_in_sentence(response: str, word: str, N: float) -> bool:
     """The ``N``-th sentence contains ``word`` (whole word, any case)."""
     found = sentences(response)
     n = int(N)
@@ -787,21 +799,21 @@ def chained_sentences(response: str) -> bool:
     """The last word of each sentence is the first word of the next (two sentences at least)."""
     found = [bare_words(s) for s in sentences(response)]
     found = [s for s in found if s]
-    return len(found) >= 2 and all(a[-1] == b[0] for a, b in zip(found, found[1:]))
+    return len(found) >= 2 and all(a[-1] == b[0] for a, b in pairwise(found))
 
 
 @checker("words:no_consecutive")
 def no_shared_initials(response: str) -> bool:
     """No two neighbouring words start with the same letter."""
     initials = [w[0] for w in bare_words(response)]
-    return bool(initials) and all(a != b for a, b in zip(initials, initials[1:]))
+    return bool(initials) and all(a != b for a, b in pairwise(initials))
 
 
 @checker("words:odd_even_syllables")
 def alternating_syllables(response: str) -> bool:
     """Words alternate between odd and even syllable counts (counted by :func:`syllables`)."""
     parities = [syllables(w) % 2 for w in bare_words(response) if re.search(r"[a-z]", w)]
-    return bool(parities) and all(a != b for a, b in zip(parities, parities[1:]))
+    return bool(parities) and all(a != b for a, b in pairwise(parities))
 
 
 @checker("words:palindrome")
