@@ -442,3 +442,20 @@ def test_as_an_ordinary_user() -> None:
     assert results["net"][0] == "failed" and "unreachable" in results["net"][1]
     assert results["write"][0] == "failed" and "Read-only" in results["write"][1]
     assert not Path("/work-outside-marker").exists()
+
+
+def test_many_files_cannot_fill_the_disk() -> None:
+    # Each file is under the size limit; together they would exceed the scratch space.
+    if not has_layer("tmpfs"):
+        pytest.skip("no mount namespace here: the scratch directory is on the host disk (see docs/sandbox.md)")
+    program = (
+        "written = 0\n"
+        "for i in range(100):\n"
+        "    with open(f'file{i}', 'wb') as handle:\n"
+        "        handle.write(b'x' * (1024 * 1024))\n"
+        "    written += 1\n"
+        "print(written)\n"
+    )
+    result = run(program, guard=False, max_file_mb=2)
+    assert result.status == "failed"
+    assert "No space left on device" in result.detail

@@ -17,7 +17,16 @@ if TYPE_CHECKING:
 #: Built-in benchmark modules (under pytest_llmeval.benchmarks), each with ``benchmarks()``.
 BENCHMARK_MODULES = (
     "mmlu",
+    "ifbench",
+    "alpaca_eval",
+    "mtbench",
     "gsm8k",
+    "humaneval",
+    "needle",
+    "bfcl",
+    "truthfulqa",
+    "xstest",
+    "harmbench",
 )
 
 #: The survey's capability categories, in the order the scorecard lists them.

@@ -30,6 +30,7 @@ class ModelHandle:
     role: str = "candidate"
     _backend: Backend | None = None
     failure: str | None = None
+    checked: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -137,6 +138,12 @@ class Engine:
         requests = [request for _, request in chunk]
         with handle.lock:
             try:
+                if not handle.checked:
+                    # A server that cannot be reached is said once, clearly, before any request.
+                    handle.checked = True
+                    check = getattr(handle.backend, "check", None)
+                    if callable(check):
+                        check()
                 for index, response in handle.backend.run(requests, progress):
                     key = chunk[index][0]
                     response.meta.setdefault("backend", handle.backend.name)
@@ -145,6 +152,9 @@ class Engine:
                     self.inference_requests += 1
             except BackendError as exc:
                 handle.failure = str(exc)
+        if handle.failure:
+            for key, _ in chunk:
+                self._answers.setdefault(key, Response(error=f"model {model!r} is unavailable: {handle.failure}"))
         return counter["done"]
 
     def _report(self, model: str, done: int, total: int, started: float) -> None:

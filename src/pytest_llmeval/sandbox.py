@@ -202,6 +202,7 @@ def _run(
                 "processes": int(max_processes),
                 "files": int(max_open_files),
                 "file_size": int(max_file_mb) * 1024 * 1024,
+                "scratch_size": 4 * int(max_file_mb) * 1024 * 1024,
                 "guard": python_guard,
                 "namespaces": namespaces,
                 "private_tmp": _private_tmp_dirs(interpreter),
@@ -615,8 +616,19 @@ def setup_mounts():
     done = []
     mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing below propagates back to the host
     work = cfg["work"]
-    mount(work, work, None, MS_BIND)
+    # The scratch directory becomes a size-limited tmpfs holding only the program, so the
+    # program cannot fill the host's disk with many files under the per-file limit.
+    with open(os.path.join(work, "program.py"), "rb") as f:
+        program = f.read()
+    owner = cfg["drop_to"] if root and cfg["drop_to"] is not None else uid
+    group = cfg["drop_to"] if root and cfg["drop_to"] is not None else gid
+    mount("tmpfs", work, "tmpfs", MS_NOSUID | MS_NODEV,
+          "size=%dk,mode=0700,uid=%d,gid=%d" % (cfg["scratch_size"] // 1024, owner, group))
     os.chdir(work)
+    with open("program.py", "wb") as f:
+        f.write(program)
+    os.chown("program.py", owner, group)
+    done.append("scratch directory on its own %d MB tmpfs" % (cfg["scratch_size"] // 2**20))
     try:
         mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
         done.append("private /proc")

@@ -191,24 +191,36 @@ class EvalSession:
 
     # -- scoring -------------------------------------------------------------------------------
 
-    def check_runnable(self, item: Item) -> None:
-        """Skip items that need something the user has not allowed (code execution)."""
+    def skip_reason(self, model: str, item: Item) -> str | None:
+        """Why an item cannot run on this model, known before asking it anything (or None).
+
+        Checked before inference too, so no time is spent generating answers nobody can score.
+        """
         if getattr(item.benchmark, "executes_code", False) and not self.settings.allow_code_execution:
-            pytest.skip("runs model-written code: allow it with --llm-allow-code-execution (sandboxed subprocess)")
+            return "runs model-written code: allow it with --llm-allow-code-execution (sandboxed subprocess)"
+        if is_judged(item.benchmark.scorer):
+            if self.judge is None:
+                return f"needs a judge model: {self.judge_note}; set --llm-judge"
+            model_scheme = next((s.scheme for s in (*self.specs, self.baseline) if s is not None and s.name == model), None)
+            if self.judge.scheme == "recorded" and model_scheme != "recorded":
+                return (f"needs a live judge: the recorded {self.judge.target} verdicts cover only the recorded models' "
+                        f"outputs ({self.judge_note}); set --llm-judge and an API key or --llm-base-url")
+        return None
 
     def evaluate(self, model: str, item: Item) -> tuple[Request, Response, Score]:
         """Answer and score one item: skips when it cannot run, fails with the cause when errored."""
+        reason = self.skip_reason(model, item)
+        if reason is not None:
+            pytest.skip(reason)
         request, response = self.engine.answer(model, item.requests)
         check_response(response, model)
-        self.check_runnable(item)
         scorer = item.benchmark.scorer
         if not is_judged(scorer):
             return request, response, item.score(response)
         judge_request = scorer.judge_request(item, response)
         if judge_request is None:
             return request, response, scorer.score_with_verdict(item, response, None)
-        if self.judge is None:
-            pytest.skip(f"needs a judge model: {self.judge_note}; set --llm-judge")
+        assert self.judge is not None  # skip_reason said so
         verdict = self.engine.answer(JUDGE, [judge_request])[1]
         check_response(verdict, f"judge {self.judge.name}")
         try:
@@ -287,15 +299,16 @@ class EvalSession:
                 bound = _bound_of(node)
                 if bound is not None:
                     wanted.append((bound.model, bound.item))
+        if self.baseline is not None:
+            unique = list({id(item): item for _, item in wanted}.values())
+            wanted += [(self.baseline.name, item) for item in unique]
+        wanted = [(model, item) for model, item in wanted if self.skip_reason(model, item) is None]
         if not wanted:
             return
         worker, workers = _worker_slot(self.config)
         engine = self.engine
         engine.progress = self._progress_printer() if worker == 0 or workers == 1 else None
         started = time.perf_counter()
-        unique = list({id(item): item for _, item in wanted}.values())
-        if self.baseline is not None:
-            wanted += [(self.baseline.name, item) for item in unique]
         engine.prefetch([(model, item.requests) for model, item in wanted], worker, workers)
         self._prefetch_judge(wanted, worker, workers)
         if self.baseline is not None:

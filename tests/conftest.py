@@ -1,0 +1,131 @@
+"""Shared helpers for the integration tests: an inner pytest project (``pytester``) whose
+conftest registers the scripted backend, so that every option, outcome, file and exit status a
+user sees can be checked in seconds without a real model.
+
+Each inner project gets ``llm_baseline = none`` (the baseline has its own tests) and a log file
+in ``LLMEVAL_SCRIPT_LOG`` with one line per request the scripted backend answered, which is how
+the tests count inference.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+#: The inner project's conftest. The oracle is given the items this run collected (instead of
+#: loading all 15,000 built-in rows to look answers up), and ``LLMEVAL_KILL_AFTER=N`` makes the
+#: backend SIGKILL its own process after N answers, as an OOM kill or a pulled plug would.
+INNER_CONFTEST = '''
+import os
+import signal
+
+import pytest
+
+from pytest_llmeval.collection import BenchmarkItem
+from pytest_llmeval.testing.scripted import ScriptedBackend
+
+COLLECTED = pytest.StashKey[list]()
+
+
+class Collected:
+    def __init__(self, config):
+        self.config = config
+
+    def items(self):
+        return self.config.stash.get(COLLECTED, [])
+
+
+class KilledMidway(ScriptedBackend):
+    def run(self, requests, progress):
+        after = int(os.environ["LLMEVAL_KILL_AFTER"])
+        for pair in super().run(requests, progress):
+            yield pair
+            if self.calls >= after:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+
+def make_backend(spec, config):
+    kind = KilledMidway if os.environ.get("LLMEVAL_KILL_AFTER") else ScriptedBackend
+    return kind(spec.target, [Collected(config)])
+
+
+def pytest_llmeval_backends(config):
+    return {"script": make_backend}
+
+
+def pytest_collection_modifyitems(config, items):
+    found = []
+    for node in items:
+        if isinstance(node, BenchmarkItem):
+            found.append(node.item)
+            continue
+        bound = getattr(getattr(node, "callspec", None), "params", {}).get("llm_item")
+        if bound is not None:
+            found.append(bound.item)
+    config.stash[COLLECTED] = found
+'''
+
+INNER_INI = """
+[pytest]
+llm_baseline = none
+"""
+
+#: The built-in capability suite, five items a benchmark, on the scripted oracle.
+SUITE = ("--llm-suite=capabilities", "--llm-limit=5")
+
+
+class Project:
+    """An inner pytest project with the scripted backend, and what its runs left behind."""
+
+    def __init__(self, pytester: pytest.Pytester) -> None:
+        self.pytester = pytester
+        self.path = pytester.path
+        self.log = pytester.path / "inference.log"
+
+    def run(self, *args: str, subprocess: bool = False) -> pytest.RunResult:
+        """Run the inner session: in this process (fast) unless it needs a clean one."""
+        if subprocess:
+            return self.pytester.runpytest_subprocess(*args, timeout=180)
+        return self.pytester.runpytest(*args)
+
+    def inferences(self) -> int:
+        """How many requests the scripted backend has answered so far, over every run."""
+        if not self.log.exists():
+            return 0
+        return len(self.log.read_text(encoding="utf-8").splitlines())
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.path / ".llmeval-cache"
+
+    @property
+    def cache_file(self) -> Path:
+        return self.cache_dir / "responses.sqlite3"
+
+    def scorecard(self, name: str = "card.json") -> dict[str, Any]:
+        return json.loads((self.path / name).read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project]:
+    for name in ("LLMEVAL_BASE_URL", "LLMEVAL_API_KEY", "OPENAI_API_KEY", "LLMEVAL_KILL_AFTER"):
+        monkeypatch.delenv(name, raising=False)
+    pytester.makeconftest(INNER_CONFTEST)
+    pytester.makeini(INNER_INI)
+    made = Project(pytester)
+    monkeypatch.setenv("LLMEVAL_SCRIPT_LOG", str(made.log))
+    yield made
+
+
+def item_outcomes(card: dict[str, Any]) -> dict[tuple[str, str, str], str]:
+    """(model, benchmark, item) -> outcome, from a scorecard document."""
+    return {(r["model"], r["benchmark"], r["item"]): r["outcome"] for r in card["items"]}
+
+
+def counts(rows: list[dict[str, Any]], *keys: str) -> dict[tuple[Any, ...], tuple[int, ...]]:
+    """The outcome counts of scorecard rows, keyed by the given fields (for comparing two runs)."""
+    return {tuple(r[k] for k in keys): (r["passed"], r["failed"], r["errors"], r["skipped"], r["total"]) for r in rows}
