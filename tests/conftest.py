@@ -17,11 +17,13 @@ from typing import Any
 import pytest
 
 #: The inner project's conftest. The oracle is given the items this run collected (instead of
-#: loading all 15,000 built-in rows to look answers up), and ``LLMEVAL_KILL_AFTER=N`` makes the
-#: backend SIGKILL its own process after N answers, as an OOM kill or a pulled plug would.
+#: loading all 15,000 built-in rows to look answers up); ``LLMEVAL_KILL_AFTER=N`` makes the
+#: process SIGKILL itself after N answers, as an OOM kill or a pulled plug would, and
+#: ``LLMEVAL_SLOW=SECONDS`` makes every answer take that long, as a real model's would.
 INNER_CONFTEST = '''
 import os
 import signal
+import time
 
 import pytest
 
@@ -39,18 +41,26 @@ class Collected:
         return self.config.stash.get(COLLECTED, [])
 
 
-class KilledMidway(ScriptedBackend):
+ANSWERED = [0]  # in this process, over every model
+
+
+class Scripted(ScriptedBackend):
+    def _answer(self, request):
+        if os.environ.get("LLMEVAL_SLOW"):
+            time.sleep(float(os.environ["LLMEVAL_SLOW"]))
+        return super()._answer(request)
+
     def run(self, requests, progress):
-        after = int(os.environ["LLMEVAL_KILL_AFTER"])
+        after = os.environ.get("LLMEVAL_KILL_AFTER")
         for pair in super().run(requests, progress):
-            yield pair
-            if self.calls >= after:
+            yield pair  # the engine caches the answer before asking for the next one
+            ANSWERED[0] += 1
+            if after and ANSWERED[0] >= int(after):
                 os.kill(os.getpid(), signal.SIGKILL)
 
 
 def make_backend(spec, config):
-    kind = KilledMidway if os.environ.get("LLMEVAL_KILL_AFTER") else ScriptedBackend
-    return kind(spec.target, [Collected(config)])
+    return Scripted(spec.target, [Collected(config)])
 
 
 def pytest_llmeval_backends(config):
@@ -69,13 +79,30 @@ def pytest_collection_modifyitems(config, items):
     config.stash[COLLECTED] = found
 '''
 
+#: Hypothesis' plugin is switched off in inner runs only for speed: it imports all of
+#: hypothesis at the end of every session, seconds on a busy CI machine.
 INNER_INI = """
 [pytest]
+addopts = -p no:hypothesispytest
 llm_baseline = none
 """
 
-#: The built-in capability suite, five items a benchmark, on the scripted oracle.
-SUITE = ("--llm-suite=capabilities", "--llm-limit=5")
+#: The two spine benchmarks (GSM8K for reasoning, MMLU for general), five items each: ten items
+#: whose right answers the scripted oracle knows. (``capabilities`` takes every built-in one.)
+SUITE = ("--llm-suite=gsm8k", "--llm-suite=mmlu", "--llm-limit=5")
+
+
+def builtin_capabilities() -> dict[str, str]:
+    """Built-in benchmark name -> capability, as the plugin registers them."""
+    import importlib
+
+    from pytest_llmeval.builtin import BENCHMARK_MODULES
+
+    found = {}
+    for name in BENCHMARK_MODULES:
+        for bench in importlib.import_module(f"pytest_llmeval.benchmarks.{name}").benchmarks():
+            found[bench.name] = bench.capability
+    return found
 
 
 class Project:
@@ -112,7 +139,7 @@ class Project:
 
 @pytest.fixture
 def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project]:
-    for name in ("LLMEVAL_BASE_URL", "LLMEVAL_API_KEY", "OPENAI_API_KEY", "LLMEVAL_KILL_AFTER"):
+    for name in ("LLMEVAL_BASE_URL", "LLMEVAL_API_KEY", "OPENAI_API_KEY", "LLMEVAL_KILL_AFTER", "LLMEVAL_SLOW"):
         monkeypatch.delenv(name, raising=False)
     pytester.makeconftest(INNER_CONFTEST)
     pytester.makeini(INNER_INI)

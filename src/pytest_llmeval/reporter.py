@@ -138,7 +138,7 @@ class ScorecardReporter:
             if path.exists():
                 try:
                     previous = load_thresholds(path).settings
-                except Exception:  # noqa: BLE001 - a broken old file is simply replaced
+                except Exception:
                     previous = None
             path.parent.mkdir(parents=True, exist_ok=True)
             write_thresholds(pin(doc, settings=previous), path)
@@ -169,10 +169,11 @@ class ScorecardReporter:
             if verdict is not None:
                 props.append((sc.PROP + "verdict", verdict.status))
             nodeid = f"llmeval::scorecard::{name}"
-            for when, outcome in (("call", "failed" if failure else "passed"), ("teardown", "passed")):
-                report = pytest.TestReport(nodeid, ("llmeval", None, name), {}, outcome,
-                                           failure if when == "call" else None, when, user_properties=props)
-                xml.pytest_runtest_logreport(report)
+            call = pytest.TestReport(nodeid, ("llmeval", None, name), {}, "failed" if failure else "passed", failure, "call",
+                                     user_properties=props)
+            teardown = pytest.TestReport(nodeid, ("llmeval", None, name), {}, "passed", None, "teardown", user_properties=props)
+            xml.pytest_runtest_logreport(call)
+            xml.pytest_runtest_logreport(teardown)
 
     def _decide_exit(self, session: pytest.Session) -> None:
         total = len(self.outcomes)
@@ -236,7 +237,8 @@ class ScorecardReporter:
             tr.write_sep("=", "llmeval gate", red=not self.gate.passed, green=self.gate.passed)
             tr.write_line(self.gate.summary())
             for message in self.gate.messages():
-                tr.write_line(message, red=message.startswith("FAIL") or not self.gate.passed and not message.startswith(("warning", "note")))
+                is_failure = not message.startswith(("warning", "note"))
+                tr.write_line(message, red=is_failure and not self.gate.passed)
         for message in self.messages:
             tr.write_line(f"FAILED: {message}", red=True, bold=True)
         if self.settings.thresholds is None:

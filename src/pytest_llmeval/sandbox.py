@@ -578,17 +578,38 @@ def count_processes(user):
 # limit is per user (a user namespace starts its own count).
 target_uid = cfg["drop_to"] if root and cfg["drop_to"] is not None else uid
 
+def enter_namespaces(flags):
+    if libc.unshare(flags) != 0:
+        raise OSError(ctypes.get_errno(), "unshare")
+    if not root:
+        for path, text in (("/proc/self/setgroups", "deny"), ("/proc/self/uid_map", "%d %d 1" % (uid, uid)),
+                           ("/proc/self/gid_map", "%d %d 1" % (gid, gid))):
+            with open(path, "w") as f:
+                f.write(text)
+
+def namespaces_work(flags):
+    """Try everything in a throw-away child first: some kernels (AppArmor-restricted user
+    namespaces, container seccomp profiles) let unshare succeed and refuse what follows."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            enter_namespaces(flags)
+            mount(None, "/", None, MS_REC | MS_PRIVATE)
+            mount("tmpfs", cfg["work"], "tmpfs", MS_NOSUID | MS_NODEV, "size=64k")
+            os._exit(0)
+        except BaseException:
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+
 namespaces = False
 if linux and cfg["namespaces"]:
     flags = NEWNS | NEWPID | NEWNET | NEWIPC | NEWUTS | (0 if root else NEWUSER)
     existing = count_processes(target_uid) if root else 0
-    if libc.unshare(flags) == 0:
+    if namespaces_work(flags):
+        enter_namespaces(flags)
         namespaces = True
         if not root:
-            for path, text in (("/proc/self/setgroups", "deny"), ("/proc/self/uid_map", "%d %d 1" % (uid, uid)),
-                               ("/proc/self/gid_map", "%d %d 1" % (gid, gid))):
-                with open(path, "w") as f:
-                    f.write(text)
             existing = 2  # this launcher and the init process below, counted in the new namespace
         layers += ["network namespace (no network)", "PID namespace", "IPC and UTS namespaces"]
         if not root:

@@ -48,7 +48,7 @@ class ItemOutcome:
             outcome = "skipped"
         else:
             return None
-        metrics = {k[len(PROP) + 7 :]: float(v) for k, v in props.items() if k.startswith(PROP + "metric_")}
+        metrics = {k[len(PROP) + 7 :]: float(str(v)) for k, v in props.items() if k.startswith(PROP + "metric_")}
         return cls(
             model=str(props[PROP + "model"]),
             capability=str(props[PROP + "capability"]),

@@ -6,6 +6,7 @@ heavy library unless benchmark items were collected.
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
 from collections.abc import Sequence
@@ -128,7 +129,7 @@ class EvalSession:
             roles = [(spec, "candidate") for spec in self.specs]
             roles += [(spec, role) for spec, role in ((self.baseline, "baseline"), (self.judge, "judge")) if spec is not None]
             handles = {
-                spec.name if role != "judge" else JUDGE: ModelHandle(spec.name, lambda spec=spec: self.backend_for(spec), role)
+                spec.name if role != "judge" else JUDGE: ModelHandle(spec.name, functools.partial(self.backend_for, spec), role)
                 for spec, role in roles
             }
             cache = ResponseCache(self.settings.cache_dir, self.settings.cache_mode)  # type: ignore[arg-type]
@@ -231,16 +232,18 @@ class EvalSession:
 
     def outcome(self, model: str, item: Item) -> ItemOutcome:
         """An item's outcome outside any test (the baseline's items)."""
-        base = {"model": model, "capability": item.capability, "benchmark": item.benchmark.name,
-                "item": item.id, "subset": item.subset}
+        def made(outcome: str, score: Score | None = None) -> ItemOutcome:
+            return ItemOutcome(model=model, capability=item.capability, benchmark=item.benchmark.name, item=item.id,
+                               subset=item.subset, outcome=outcome, answer=score.answer if score else None,
+                               expected=score.expected if score else None, metrics=dict(score.metrics) if score else {})
+
         try:
             _, _, score = self.evaluate(model, item)
         except pytest.skip.Exception:
-            return ItemOutcome(**base, outcome="skipped")
-        except (pytest.fail.Exception, Exception):  # noqa: BLE001 - any failure to answer or score is an error
-            return ItemOutcome(**base, outcome="error")
-        return ItemOutcome(**base, outcome="passed" if score.passed else "failed",
-                           answer=score.answer, expected=score.expected, metrics=dict(score.metrics))
+            return made("skipped")
+        except (pytest.fail.Exception, Exception):
+            return made("error")
+        return made("passed" if score.passed else "failed", score)
 
     # -- hooks ---------------------------------------------------------------------------------
 
@@ -286,7 +289,8 @@ class EvalSession:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtestloop(self, session: pytest.Session) -> Any:
-        if not self.config.option.collectonly and not (session.testsfailed and not self.config.option.continue_on_collection_errors):
+        collection_failed = session.testsfailed and not self.config.option.continue_on_collection_errors
+        if not self.config.option.collectonly and not collection_failed:
             self.prefetch(session.items)
         return (yield)
 
@@ -356,7 +360,7 @@ class EvalSession:
             final = done >= total
             if final and (model, total) in state["finished"]:
                 return
-            if not final and now - state["last"] < (0.5 if tty else 15.0):
+            if not final and (done == 0 or now - state["last"] < (0.5 if tty else 15.0)):
                 return
             if final:
                 state["finished"].add((model, total))

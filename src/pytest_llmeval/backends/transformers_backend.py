@@ -251,7 +251,7 @@ class TransformersBackend:
                 try:
                     with torch.inference_mode():
                         output = model.generate(**inputs, **kwargs)
-                except Exception as exc:  # noqa: BLE001 - one failed batch errors its items, not the run
+                except Exception as exc:
                     for i in batch:
                         yield i, Response(error=f"generation failed: {type(exc).__name__}: {exc}", meta={"backend": self.name})
                     progress(len(batch))
@@ -300,7 +300,7 @@ class TransformersBackend:
             for row, c in enumerate(choice_ids[i]):
                 start = width - len(c)  # left padding: the choice is the tail of the row
                 positions = range(start - 1, width - 1)
-                values.append(float(sum(logprobs[row, p, t] for p, t in zip(positions, c))))
+                values.append(float(sum(logprobs[row, p, t] for p, t in zip(positions, c, strict=False))))
             yield i, Response(choice_logprobs=values, meta={"backend": self.name, "method": "per choice"})
             progress(1)
 

@@ -27,9 +27,9 @@ from typing import Any, Union
 
 from ..request import Message, Request
 from ..scoring.base import Score, Scorer, as_text
-from .data import DataSource, DatasetError, Row, describe_source, load_rows
+from .data import DatasetError, DataSource, Row, describe_source, load_rows
 
-PromptSpec = Union[str, Callable[[Row], Union[str, Sequence[Message], Request]]]
+PromptSpec = Union[str, Callable[[Row], str | Sequence[Message] | Request]]
 TargetSpec = Union[str, Callable[[Row], Any]]
 
 
@@ -140,13 +140,11 @@ class Benchmark:
         except _MissingField as exc:
             raise DatasetError(source, f"row has no field {exc.args[0]!r} (fields: {', '.join(sorted(row)) or 'none'})",
                                line=line if line is not None else index + 1, field=exc.args[0]) from None
-        except Exception as exc:  # noqa: BLE001 - a user's prompt function failing is a data error
+        except Exception as exc:
             raise DatasetError(source, f"row {index} could not be turned into an item: {type(exc).__name__}: {exc}",
                                line=line) from None
-        if self.id_field is not None:
-            item_id = _safe_id(as_text(_field(row, self.id_field)))
-        else:
-            item_id = f"{self.split}-{index:0{width}d}"
+        default_id = f"{self.split}-{index:0{width}d}"
+        item_id = default_id if self.id_field is None else _safe_id(as_text(_field(row, self.id_field)))
         return Item(self, item_id, requests, target, row, self.subset(row))
 
     def make_requests(self, row: Row) -> tuple[Request, ...]:

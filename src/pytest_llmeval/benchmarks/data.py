@@ -151,7 +151,7 @@ def _load_parquet(path: Path) -> list[Row]:
         raise DatasetError(str(path), "reading Parquet needs the 'datasets' package: pip install datasets") from None
     try:
         table = datasets.Dataset.from_parquet(str(path))
-    except Exception as exc:  # noqa: BLE001 - any reader failure is a bad file to the user
+    except Exception as exc:
         raise DatasetError(str(path), f"cannot be read as Parquet: {exc}") from None
     return [dict(r) for r in table]
 
@@ -164,7 +164,7 @@ def _load_hub(name: str, split: str) -> list[Row]:
     repo, _, config = name.partition(":")
     try:
         table = datasets.load_dataset(repo, config or None, split=split)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise DatasetError(
             f"hf:{name}",
             f"cannot be loaded for split {split!r}: {exc}. Offline? Export it to a local JSONL file instead.",

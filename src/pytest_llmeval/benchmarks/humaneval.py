@@ -15,11 +15,10 @@ from __future__ import annotations
 import ast
 import re
 import textwrap
-from typing import Any
 
 from ..request import Response
 from ..sandbox import CodeExecutionNotAllowed, SandboxError, code_execution_allowed, run_untrusted
-from ..scoring.base import Score
+from ..scoring.base import Score, Scorer
 from .base import Benchmark, Item
 from .data import DataSource, Row
 from .shipped import shipped
@@ -101,7 +100,7 @@ def build_program(row: Row, code: str) -> str:
     return f"{program}\n\n{row['test']}\n\ncheck({entry_point})\n"
 
 
-def make_scorer(timeout_s: float = 10.0, memory_mb: int = 512) -> Any:
+def make_scorer(timeout_s: float = 10.0, memory_mb: int = 512) -> Scorer:
     """The HumanEval scorer: run the program in the sandbox; pass when it runs to the end.
 
     Raises :class:`~pytest_llmeval.sandbox.CodeExecutionNotAllowed` when code execution is off
@@ -122,6 +121,8 @@ def make_scorer(timeout_s: float = 10.0, memory_mb: int = 512) -> Any:
         except (SyntaxError, ValueError) as exc:
             where = f" (line {exc.lineno})" if isinstance(exc, SyntaxError) else ""
             return _failed(code, f"does not compile: {type(exc).__name__}: {getattr(exc, 'msg', exc)}{where}")
+        except (RecursionError, MemoryError):
+            pass  # pathological nesting: let the sandbox, not this process, deal with it
         result = run_untrusted(program, timeout_s=timeout_s, memory_mb=memory_mb)
         if result.status == "error":
             raise SandboxError(result.detail)

@@ -29,7 +29,7 @@ import json
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeGuard, runtime_checkable
 
 from ..request import Message, Request, Response
 from .base import Score
@@ -69,7 +69,7 @@ class JudgedScorer(Protocol):
     def __call__(self, item: Item, response: Response) -> Score: ...
 
 
-def is_judged(scorer: object) -> bool:
+def is_judged(scorer: object) -> TypeGuard[JudgedScorer]:
     """Whether ``scorer`` needs the two-stage judge flow."""
     return isinstance(scorer, JudgedScorer)
 
