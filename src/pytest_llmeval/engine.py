@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -92,8 +93,16 @@ class Engine:
                 continue
             if key not in self._answers:
                 per_model.setdefault(model, {})[key] = request
-        for model, pending in per_model.items():
-            self._prefetch_model(model, pending, worker, workers)
+        if len(per_model) <= 1:
+            for model, pending in per_model.items():
+                self._prefetch_model(model, pending, worker, workers)
+            return
+        # Several models are answered at once (one thread each): a server's latency overlaps
+        # with local generation and with other servers instead of adding up.
+        with ThreadPoolExecutor(max_workers=len(per_model), thread_name_prefix="llmeval") as pool:
+            futures = [pool.submit(self._prefetch_model, model, pending, worker, workers) for model, pending in per_model.items()]
+            for future in futures:
+                future.result()
 
     def _prefetch_model(self, model: str, pending: dict[str, Request], worker: int, workers: int) -> None:
         missing = []
@@ -105,7 +114,10 @@ class Engine:
                 missing.append((key, request))
         if not missing:
             return
-        chunks = [missing[i : i + self.chunk_size] for i in range(0, len(missing), self.chunk_size)]
+        size = self.chunk_size
+        if workers > 1:  # enough chunks that each worker has its own to start with
+            size = max(1, min(size, -(-len(missing) // (workers * 2))))
+        chunks = [missing[i : i + size] for i in range(0, len(missing), size)]
         start = (len(chunks) * worker) // max(1, workers)
         chunks = chunks[start:] + chunks[:start]
         total = len(missing)

@@ -67,6 +67,20 @@ class WorkerPublisher:
             workeroutput["llmeval_baseline"] = [asdict(o) for o in self.evaluator.baseline_outcomes]
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Per-item properties (model, capability, answer, ...) are testcase <property> elements,
+    which pytest's xunit1 family allows and its xunit2 schema forbids: JUnit files written with
+    this plugin use xunit1 so that they stay valid for the family they declare."""
+    try:
+        from _pytest.junitxml import xml_key
+    except ImportError:  # pragma: no cover
+        return
+    xml = session.config.stash.get(xml_key, None)
+    if xml is not None:
+        xml.family = "xunit1"
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     evaluator = config.stash.get(EVAL_SESSION, None)
     if evaluator is not None:

@@ -20,7 +20,8 @@ The layers, from the outside in (``docs/sandbox.md`` says what each does and doe
   scratch directory and private ``/tmp``, ``/var/tmp`` and ``/dev/shm``;
 - otherwise a child subreaper that kills every descendant, daemonised ones included;
 - resource limits (``setrlimit``): address space, CPU seconds, processes, open files, file
-  size, no core files; root drops to the ``nobody`` user so that the process limit applies;
+  size, no core files; root drops to a fresh unprivileged user id (``nobody`` where no fresh
+  id can be used) so that the process limit applies and counts this program alone;
 - inside the interpreter (``python -I``), an audit hook that refuses network use, starting
   processes, native code (``ctypes``), signals to other processes and writes outside the
   scratch directory, and records each refusal so that the item fails with the reason.
@@ -57,8 +58,12 @@ NOT_ALLOWED_REASON = (
     "to run it in the sandbox"
 )
 
-#: The unprivileged account root drops to (``nobody`` on Linux and macOS).
+#: The unprivileged account root drops to where no fresh id can be used (``nobody``).
 NOBODY = 65534
+#: Root runs each program as a fresh user and group id from this range, unknown to the system,
+#: so that the kernel's per-user process limit counts that program alone and no two programs
+#: (or real users) share files or signals.
+FRESH_IDS = range(3_000_000_000, 4_000_000_000)
 
 _allowed = False
 
@@ -186,8 +191,9 @@ def _run(
         if root:
             # Only the scratch directory belongs to the program; the output files stay root's.
             os.chmod(base, 0o711)
-            os.chown(work, NOBODY, NOBODY)
-            os.chown(work / "program.py", NOBODY, NOBODY)
+            drop_to = _unused_id()
+            os.chown(work, drop_to, drop_to)
+            os.chown(work / "program.py", drop_to, drop_to)
         files = {name: open(out / name, "wb+") for name in ("stdout", "stderr", "result", "report")}  # noqa: SIM115
         try:
             config = {
@@ -206,7 +212,7 @@ def _run(
                 "guard": python_guard,
                 "namespaces": namespaces,
                 "private_tmp": _private_tmp_dirs(interpreter),
-                "drop_to": NOBODY if root else None,
+                "drop_to": drop_to if root else None,
             }
             nonce = secrets.token_hex(16)
             config["run_id"] = run_id = secrets.token_hex(8)
@@ -304,6 +310,38 @@ def _others_can_run(path: str) -> bool:
         return all(os.stat(p).st_mode & bits == bits for p, bits in needed)
     except OSError:
         return False
+
+
+def _unused_id() -> int:
+    """A user and group id no account, group or process uses, mapped in our namespace; else nobody."""
+    import grp
+    import pwd
+    import random
+
+    for _ in range(20):
+        candidate = random.randrange(FRESH_IDS.start, FRESH_IDS.stop)
+        if not (_id_mapped("/proc/self/uid_map", candidate) and _id_mapped("/proc/self/gid_map", candidate)):
+            return NOBODY  # inside a container's user namespace such ids do not exist
+        try:
+            pwd.getpwuid(candidate)
+            continue
+        except KeyError:
+            pass
+        try:
+            grp.getgrgid(candidate)
+            continue
+        except KeyError:
+            return candidate
+    return NOBODY
+
+
+def _id_mapped(map_file: str, candidate: int) -> bool:
+    try:
+        with open(map_file) as handle:
+            ranges = [tuple(int(x) for x in line.split()) for line in handle if line.strip()]
+    except OSError:
+        return False  # no /proc (not Linux): keep to the well-known account
+    return any(inside <= candidate < inside + count for inside, _, count in ranges)
 
 
 def _private_tmp_dirs(interpreter: str) -> list[str]:
@@ -575,7 +613,7 @@ def count_processes(user):
     return n
 
 # Processes the program may have: its user's existing ones are counted in, since the kernel's
-# limit is per user (a user namespace starts its own count).
+# limit is per user (a fresh id, or a user namespace, starts from none).
 target_uid = cfg["drop_to"] if root and cfg["drop_to"] is not None else uid
 
 def enter_namespaces(flags):
@@ -728,7 +766,7 @@ limit_layers = ["resource limits (memory, CPU, files, file size, no core files)"
 if existing is not None:
     limit_layers.append("process limit")
 if root and cfg["drop_to"] is not None:
-    limit_layers.append("unprivileged user nobody")
+    limit_layers.append("unprivileged user " + ("nobody" if cfg["drop_to"] == 65534 else "(fresh id %d)" % cfg["drop_to"]))
 if cfg["guard"]:
     limit_layers.append("python audit guard")
 
