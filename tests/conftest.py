@@ -10,6 +10,7 @@ the tests count inference.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,8 @@ import pytest
 #: The inner project's conftest. The oracle is given the items this run collected (instead of
 #: loading all 15,000 built-in rows to look answers up); ``LLMEVAL_KILL_AFTER=N`` makes the
 #: process SIGKILL itself after N answers, as an OOM kill or a pulled plug would, and
-#: ``LLMEVAL_SLOW=SECONDS`` makes every answer take that long, as a real model's would.
+#: ``LLMEVAL_SLOW=SECONDS`` makes every answer take that long, as a real model's would, and
+#: ``LLMEVAL_BARRIER=DIR:N`` holds each process's first answer until N processes are ready.
 INNER_CONFTEST = '''
 import os
 import signal
@@ -42,6 +44,20 @@ class Collected:
 
 
 ANSWERED = [0]  # in this process, over every model
+MET = [False]
+
+
+def meet_the_other_workers():
+    # LLMEVAL_BARRIER=DIR:N: wait until N processes have started answering, so that xdist
+    # workers begin their work at the same moment (as on an idle machine) and the test is exact.
+    if MET[0] or not os.environ.get("LLMEVAL_BARRIER"):
+        return
+    MET[0] = True
+    directory, count = os.environ["LLMEVAL_BARRIER"].rsplit(":", 1)
+    open(os.path.join(directory, str(os.getpid())), "w").close()
+    deadline = time.monotonic() + 60
+    while len(os.listdir(directory)) < int(count) and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 class Scripted(ScriptedBackend):
@@ -51,6 +67,7 @@ class Scripted(ScriptedBackend):
         return super()._answer(request)
 
     def run(self, requests, progress):
+        meet_the_other_workers()
         after = os.environ.get("LLMEVAL_KILL_AFTER")
         for pair in super().run(requests, progress):
             yield pair  # the engine caches the answer before asking for the next one
@@ -125,6 +142,16 @@ class Project:
             return 0
         return len(self.log.read_text(encoding="utf-8").splitlines())
 
+    def cached(self) -> int:
+        """How many responses the cache file holds."""
+        if not self.cache_file.exists():
+            return 0
+        db = sqlite3.connect(self.cache_file)
+        try:
+            return int(db.execute("SELECT count(*) FROM responses").fetchone()[0])
+        finally:
+            db.close()
+
     @property
     def cache_dir(self) -> Path:
         return self.path / ".llmeval-cache"
@@ -139,7 +166,7 @@ class Project:
 
 @pytest.fixture
 def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project]:
-    for name in ("LLMEVAL_BASE_URL", "LLMEVAL_API_KEY", "OPENAI_API_KEY", "LLMEVAL_KILL_AFTER", "LLMEVAL_SLOW"):
+    for name in ("LLMEVAL_BASE_URL", "LLMEVAL_API_KEY", "OPENAI_API_KEY", "LLMEVAL_KILL_AFTER", "LLMEVAL_SLOW", "LLMEVAL_BARRIER"):
         monkeypatch.delenv(name, raising=False)
     pytester.makeconftest(INNER_CONFTEST)
     pytester.makeini(INNER_INI)

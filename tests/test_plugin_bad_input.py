@@ -5,6 +5,7 @@ do for a bad option. Never a traceback from deep inside the plugin."""
 from __future__ import annotations
 
 import pytest
+
 from conftest import INNER_CONFTEST, INNER_INI, Project
 
 ORACLE = "--llm-model=script:oracle"
@@ -108,11 +109,6 @@ def test_only_the_broken_file_fails_to_collect(project: Project) -> None:
     result.stdout.fnmatch_lines(["*bad.jsonl, line 2: not valid JSON*"])
 
 
-@pytest.mark.xfail(
-    reason="BUG: a JSONL row holding an unpaired surrogate escape (\\ud800) loads, then request_key's "
-    "utf-8 encode raises UnicodeEncodeError inside pytest_runtestloop: an INTERNALERROR, not a data error",
-    strict=True,
-)
 def test_a_row_with_an_unpaired_surrogate_is_refused_clearly(project: Project) -> None:
     project.pytester.makefile(".jsonl", capitals=GOOD + '{"country": "Fr\\ud800nce", "capital": "Paris"}\n')
     project.pytester.makepyfile(test_geo=BENCHMARK.format(data="capitals.jsonl"))

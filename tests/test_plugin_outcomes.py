@@ -4,6 +4,7 @@ backend failures error and fail it beyond the allowed rate, ordinary tests decid
 from __future__ import annotations
 
 import pytest
+
 from conftest import INNER_INI, SUITE, Project
 
 ORACLE = "--llm-model=script:oracle"

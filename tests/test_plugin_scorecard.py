@@ -9,6 +9,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
+
 from conftest import INNER_CONFTEST, SUITE, Project
 
 ORACLE = "--llm-model=script:oracle"
@@ -167,3 +168,18 @@ def test_no_scorecard_file_when_no_benchmark_item_ran(project: Project) -> None:
     result.assert_outcomes(passed=1)
     assert not (project.path / "card.json").exists()
     assert "llmeval scorecard" not in result.stdout.str()
+
+
+def test_an_api_key_appears_in_no_artifact_and_no_output(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    canary = "sk-canary-0c8e6f1a2b3d4e5f"
+    monkeypatch.setenv("LLMEVAL_API_KEY", canary)
+    monkeypatch.setenv("OPENAI_API_KEY", canary)
+    result = project.run(*SUITE, ORACLE, "--llm-model=script:error", "--llm-max-error-rate=1",
+                         "--llm-scorecard=card.json", "--llm-scorecard=card.md", "--llm-scorecard=card.html",
+                         "--junitxml=junit.xml", "-rA")
+    result.assert_outcomes(passed=10, errors=10)
+    assert canary not in result.stdout.str() + result.stderr.str()
+    written = [p for p in project.path.rglob("*") if p.is_file()]
+    assert {"card.json", "card.md", "card.html", "junit.xml", "responses.sqlite3"} <= {p.name for p in written}
+    for path in written:
+        assert canary.encode() not in path.read_bytes(), path

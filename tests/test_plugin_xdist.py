@@ -4,6 +4,7 @@ share the response cache instead of repeating each other's inference."""
 from __future__ import annotations
 
 import pytest
+
 from conftest import SUITE, Project, counts, item_outcomes
 
 ORACLE = "--llm-model=script:oracle"
@@ -47,14 +48,11 @@ def test_exit_status_under_xdist_follows_the_same_rules(project: Project) -> Non
     outage.stdout.fnmatch_lines(["*10 of 10 benchmark items errored (100.0%)*"])
 
 
-@pytest.mark.xfail(
-    reason="BUG: with fewer prefetch chunks than workers every worker starts on the same chunk "
-    "(engine.py _prefetch_model: start = len(chunks) * worker // workers is 0 for one chunk) and checks the "
-    "cache only before a chunk, so -n 2 infers every request twice when answers take time",
-    strict=True,
-)
 def test_two_workers_infer_each_request_once(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LLMEVAL_SLOW", "0.3")  # a real model takes time: the workers overlap
+    barrier = project.path / "barrier"
+    barrier.mkdir()
+    monkeypatch.setenv("LLMEVAL_BARRIER", f"{barrier}:2")
     result = project.run(*SUITE, ORACLE, "-n", "2", subprocess=True)
     result.assert_outcomes(passed=10)
     assert project.inferences() == 10

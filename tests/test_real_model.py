@@ -13,15 +13,16 @@ from pathlib import Path
 
 import pytest
 
+# Read before pytester points HOME at a temporary directory.
+MODEL_CACHE = Path(os.environ.get("LLMEVAL_MODEL_CACHE", Path.home() / ".cache" / "pytest-llmeval" / "models"))
+
 
 @pytest.fixture
 def model_cache(monkeypatch: pytest.MonkeyPatch) -> Path:
     """Where converted weights go: the user's cache unless LLMEVAL_MODEL_CACHE says otherwise, so
     the (slow) GGUF conversion happens once per machine, as it does for users."""
-    default = Path.home() / ".cache" / "pytest-llmeval" / "models"
-    path = Path(os.environ.get("LLMEVAL_MODEL_CACHE", default))
-    monkeypatch.setenv("LLMEVAL_MODEL_CACHE", str(path))
-    return path
+    monkeypatch.setenv("LLMEVAL_MODEL_CACHE", str(MODEL_CACHE))
+    return MODEL_CACHE
 
 
 def run(pytester: pytest.Pytester, model_cache: Path, *args: str) -> pytest.RunResult:
@@ -34,7 +35,7 @@ def test_mmlu_by_loglikelihood_on_the_embedded_model(pytester: pytest.Pytester, 
     assert result.ret == 0, result.stdout.str()
     result.stdout.fnmatch_lines(["*llmeval scorecard*", "*general*", "*mmlu (general)*", "*loglikelihood*"])
     card = json.loads((pytester.path / "card.json").read_text())
-    row = card["benchmarks"][0]
+    row = next(r for r in card["benchmarks"] if r["model"] == "smollm2-135m-instruct")
     assert row["benchmark"] == "mmlu" and row["total"] == 4 and row["errors"] == 0
     assert card["models"][0]["backend"] == "transformers"
     assert "GGUF" in card["models"][0]["description"] or "converted" in card["models"][0]["description"]

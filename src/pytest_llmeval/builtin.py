@@ -34,10 +34,22 @@ CAPABILITIES = ("general", "reasoning", "long_context", "agent", "hallucination"
 
 
 def _transformers(spec: ModelSpec, config: pytest.Config) -> Backend:
+    import os
+
+    from .backends.base import BackendError
     from .backends.transformers_backend import TransformersBackend
+    from .registry import EMBEDDED_PLACEHOLDER, ModelSpecError, embedded_model_file
     from .session import settings_of
 
-    return TransformersBackend(spec.scheme, spec.target, batch_size=settings_of(config).batch_size)
+    target = spec.target
+    if target.startswith(EMBEDDED_PLACEHOLDER):
+        try:
+            target = str(embedded_model_file())
+        except ModelSpecError as exc:
+            raise BackendError(str(exc)) from None
+    workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
+    threads = max(1, (os.cpu_count() or 1) // workers) if workers > 1 else None
+    return TransformersBackend(spec.scheme, target, batch_size=settings_of(config).batch_size, threads=threads)
 
 
 def _openai(spec: ModelSpec, config: pytest.Config) -> Backend:

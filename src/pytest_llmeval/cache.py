@@ -78,6 +78,7 @@ class ResponseCache:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, response TEXT NOT NULL, created REAL)")
+        db.execute("CREATE TABLE IF NOT EXISTS claims (chunk TEXT PRIMARY KEY, owner TEXT NOT NULL, at REAL)")
         db.execute("SELECT count(*) FROM responses").fetchone()
         return db
 
@@ -127,6 +128,37 @@ class ResponseCache:
                 "INSERT OR REPLACE INTO responses (key, response, created) VALUES (?, ?, ?)",
                 (key, blob, time.time()),
             )
+
+    def claim(self, chunk: str, owner: str, stale_after: float = 900.0) -> bool:
+        """Take a chunk of work for ``owner`` (an xdist worker): True when nobody else holds it,
+        or the holder's claim is older than ``stale_after`` seconds (it died)."""
+        with self._lock:
+            db = self._connect()
+            now = time.time()
+            taken = db.execute("INSERT OR IGNORE INTO claims (chunk, owner, at) VALUES (?, ?, ?)", (chunk, owner, now)).rowcount
+            if taken:
+                return True
+            row = db.execute("SELECT owner, at FROM claims WHERE chunk = ?", (chunk,)).fetchone()
+            finished = row is not None and row[1] == -1
+            if row is not None and not finished and (row[0] == owner or now - row[1] > stale_after):
+                db.execute("UPDATE claims SET owner = ?, at = ? WHERE chunk = ?", (owner, now, chunk))
+                return True
+            return False
+
+    def finish(self, chunk: str) -> None:
+        """Mark a claimed chunk done (its errors, which are not cached, are final for this run)."""
+        with self._lock:
+            self._connect().execute("UPDATE claims SET at = -1 WHERE chunk = ?", (chunk,))
+
+    def finished(self, chunk: str) -> bool:
+        with self._lock:
+            row = self._connect().execute("SELECT at FROM claims WHERE chunk = ?", (chunk,)).fetchone()
+        return row is not None and row[0] == -1
+
+    def has(self, key: str) -> bool:
+        with self._lock:
+            db = self._connect()
+            return db.execute("SELECT 1 FROM responses WHERE key = ?", (key,)).fetchone() is not None
 
     def close(self) -> None:
         with self._lock:

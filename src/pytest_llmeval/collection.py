@@ -43,11 +43,11 @@ def item_name(benchmark: str, item: Item, model: str, several_models: bool) -> s
     return f"{benchmark}[{item.id}{suffix}]"
 
 
-def identity_properties(model: str, item: Item) -> list[tuple[str, object]]:
+def identity_properties(model: str, item: Item, benchmark: str | None = None) -> list[tuple[str, object]]:
     props: list[tuple[str, object]] = [
         (PROP + "model", model),
         (PROP + "capability", item.capability),
-        (PROP + "benchmark", item.benchmark.name),
+        (PROP + "benchmark", benchmark or item.benchmark.name),
         (PROP + "item", item.id),
     ]
     if item.subset is not None:

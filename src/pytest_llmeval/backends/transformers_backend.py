@@ -26,8 +26,10 @@ _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt", ".pth")
 
 
 def file_fingerprint(path: Path) -> str:
-    """A content hash of a weights file: whole file below 256 MB, else size + head + tail."""
-    size = path.stat().st_size
+    """A content hash of a weights file: the whole file below 256 MB; above, its size, head, tail
+    and modification time (hashing 100 GB on every run is not an option)."""
+    stat = path.stat()
+    size = stat.st_size
     digest = hashlib.sha256(str(size).encode())
     with open(path, "rb") as handle:
         if size <= 256 * 2**20:
@@ -37,17 +39,18 @@ def file_fingerprint(path: Path) -> str:
             digest.update(handle.read(8 * 2**20))
             handle.seek(-8 * 2**20, os.SEEK_END)
             digest.update(handle.read())
+            digest.update(str(stat.st_mtime_ns).encode())
     return digest.hexdigest()[:16]
 
 
 def directory_fingerprint(path: Path) -> str:
-    """Identity of a model directory: its config and its weight files' names and sizes."""
+    """Identity of a model directory: its config and tokenizer, and a fingerprint of each weight file."""
     digest = hashlib.sha256()
     for child in sorted(path.iterdir()):
         if child.name == "config.json" or child.name.endswith(("tokenizer.json", "tokenizer_config.json")):
             digest.update(child.name.encode() + child.read_bytes())
         elif child.suffix in _WEIGHT_SUFFIXES:
-            digest.update(f"{child.name}:{child.stat().st_size}".encode())
+            digest.update(f"{child.name}:{file_fingerprint(child)}".encode())
     return digest.hexdigest()[:16]
 
 
@@ -71,6 +74,7 @@ class TransformersBackend:
         device: str | None = None,
         dtype: str = "auto",
         model_cache: Path = DEFAULT_MODEL_CACHE,
+        threads: int | None = None,
     ) -> None:
         self.scheme = scheme
         self.target = target
@@ -79,6 +83,7 @@ class TransformersBackend:
         self.device_name = device
         self.dtype_name = dtype
         self.model_cache = model_cache
+        self.threads = threads
         self._model: Any = None
         self._tokenizer: Any = None
         self._identity: dict[str, Any] | None = None
@@ -126,11 +131,15 @@ class TransformersBackend:
             return
         started = time.perf_counter()
         try:
-            import torch  # noqa: F401
+            import torch
             import transformers
         except ImportError as exc:  # pragma: no cover - core dependencies
             raise BackendError(f"the transformers backend needs torch and transformers: {exc}") from None
         transformers.logging.set_verbosity_error()
+        if self.threads:
+            # Several processes (xdist workers) each using every core slow each other down
+            # many times over; each gets its share instead.
+            torch.set_num_threads(self.threads)
         try:
             if self.scheme == "gguf":
                 directory = self._converted_gguf()

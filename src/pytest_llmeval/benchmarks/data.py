@@ -10,6 +10,7 @@ import csv
 import gzip
 import io
 import json
+import zlib
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import IO, Any, Union
@@ -88,7 +89,7 @@ def _load_file(path: Path) -> list[Row]:
                 rows = _read_csv(text, str(path))
         except UnicodeDecodeError as exc:
             raise DatasetError(str(path), f"not UTF-8 text ({exc.reason} at byte {exc.start}); re-save it as UTF-8") from None
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, zlib.error) as exc:
             raise DatasetError(str(path), f"cannot be read: {exc}") from None
     if not rows:
         raise DatasetError(str(path), "has no rows")
@@ -106,11 +107,23 @@ def _read_jsonl(text: IO[str], source: str) -> list[Row]:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
             raise DatasetError(source, f"not valid JSON ({exc.msg} at column {exc.colno})", line=number) from None
+        except (ValueError, RecursionError) as exc:  # numbers too long, nesting too deep
+            raise DatasetError(source, f"not usable JSON ({type(exc).__name__}: {str(exc)[:120]})", line=number) from None
         if not isinstance(row, dict):
             raise DatasetError(source, f"each line must be a JSON object, found {type(row).__name__}", line=number)
+        if "\\ud" in line.lower():
+            _check_encodable(row, source, number)
         row["__line__"] = number
         rows.append(row)
     return rows
+
+
+def _check_encodable(row: Row, source: str, number: int) -> None:
+    """A JSON escape can smuggle in a lone surrogate, which no UTF-8 writer (the cache) accepts."""
+    try:
+        json.dumps(row, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise DatasetError(source, "contains an unpaired surrogate escape (e.g. \\ud800): not valid Unicode text", line=number) from None
 
 
 def _read_json(text: IO[str], source: str) -> list[Row]:
@@ -118,6 +131,8 @@ def _read_json(text: IO[str], source: str) -> list[Row]:
         data = json.load(text)
     except json.JSONDecodeError as exc:
         raise DatasetError(source, f"not valid JSON ({exc.msg})", line=exc.lineno) from None
+    except (ValueError, RecursionError) as exc:
+        raise DatasetError(source, f"not usable JSON ({type(exc).__name__}: {str(exc)[:120]})") from None
     if isinstance(data, dict):
         # Common layouts: {"examples": [...]} or {"data": [...]}.
         lists = [v for v in data.values() if isinstance(v, list)]
