@@ -155,11 +155,6 @@ class ResponseCache:
             row = self._connect().execute("SELECT at FROM claims WHERE chunk = ?", (chunk,)).fetchone()
         return row is not None and row[0] == -1
 
-    def has(self, key: str) -> bool:
-        with self._lock:
-            db = self._connect()
-            return db.execute("SELECT 1 FROM responses WHERE key = ?", (key,)).fetchone() is not None
-
     def close(self) -> None:
         with self._lock:
             if self._db is not None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -106,14 +106,19 @@ class Engine:
             for future in futures:
                 future.result()
 
-    def _prefetch_model(self, model: str, pending: dict[str, Request], worker: int, workers: int) -> None:
+    def _take_cached(self, pairs: Iterable[tuple[str, Request]]) -> list[tuple[str, Request]]:
+        """Keep what the cache already has; return the (key, request) pairs it lacks."""
         missing = []
-        for key, request in pending.items():
+        for key, request in pairs:
             cached = self.cache.get(key)
             if cached is not None:
                 self._answers[key] = cached
             else:
                 missing.append((key, request))
+        return missing
+
+    def _prefetch_model(self, model: str, pending: dict[str, Request], worker: int, workers: int) -> None:
+        missing = self._take_cached(pending.items())
         if not missing:
             return
         size = self.chunk_size
@@ -144,13 +149,7 @@ class Engine:
         """Wait for another worker's chunk to reach the cache; take it over if that worker died."""
         waiting = list(chunk)
         while waiting:
-            still = []
-            for key, request in waiting:
-                cached = self.cache.get(key) if self.cache.has(key) else None
-                if cached is not None:
-                    self._answers[key] = cached
-                else:
-                    still.append((key, request))
+            still = self._take_cached(waiting)
             if not still:
                 break
             chunk_id = self._chunk_id(model, chunk)

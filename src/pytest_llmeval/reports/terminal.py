@@ -49,6 +49,14 @@ def render_table(scorecard: dict[str, Any]) -> list[str]:
             rows.append([f"    {subset}", *values])
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
+    comparisons = [c for c in scorecard.get("comparisons") or [] if c.get("benchmark") is None]
+    if comparisons:
+        lines.append("")
+        lines.append("against the baseline (paired, on the items both answered):")
+        for c in comparisons:
+            lines.append(f"  {c['model']} vs {c['baseline']}, {c['capability']}: {c['difference']:+.3f} "
+                         f"({c['score']:.3f} vs {c['baseline_score']:.3f}, n={c['n_paired']}, "
+                         f"{c['test']} p={c['p_value']:.2g})")
     if published:
         lines.append("")
         lines.append("published figures (the survey's sources; not measured here, not comparable like for like):")
