@@ -136,6 +136,7 @@ class TransformersBackend:
         except ImportError as exc:  # pragma: no cover - core dependencies
             raise BackendError(f"the transformers backend needs torch and transformers: {exc}") from None
         transformers.logging.set_verbosity_error()
+        transformers.logging.disable_progress_bar()  # the plugin's own progress line says enough
         if self.threads:
             # Several processes (xdist workers) each using every core slow each other down
             # many times over; each gets its share instead.
@@ -188,7 +189,10 @@ class TransformersBackend:
         self.loaded_from = "GGUF (first load converts it; later loads use the cache)"
         tokenizer = transformers.AutoTokenizer.from_pretrained(source.parent, gguf_file=source.name)
         quantized = transformers.AutoModelForCausalLM.from_pretrained(source.parent, gguf_file=source.name)
-        fresh = transformers.AutoModelForCausalLM.from_config(quantized.config)
+        config = quantized.config
+        if hasattr(config, "quantization_config"):  # the weights are dequantized: a plain model now
+            del config.quantization_config
+        fresh = transformers.AutoModelForCausalLM.from_config(config)
         fresh.load_state_dict(quantized.state_dict())
         fresh.generation_config = quantized.generation_config
         staging = out.with_name(out.name + f".tmp{os.getpid()}")
