@@ -16,20 +16,21 @@ def use(pytester: pytest.Pytester, recording: str) -> None:
     pytester.makeini(f"[pytest]\nllm_aliases =\n    candidate = recorded:{recording}\n")
 
 
-def test_gate_pins_passes_a_rerun_and_catches_a_regression(pytester: pytest.Pytester) -> None:
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_gate_pins_passes_a_rerun_and_catches_a_regression(pytester: pytest.Pytester, workers: list[str]) -> None:
     use(pytester, "gpt-4")
-    pinned = pytester.runpytest(*ARGS, "--llm-pin")
+    pinned = pytester.runpytest_subprocess(*ARGS, *workers, "--llm-pin")
     assert pinned.ret == 0
     pinned.stdout.fnmatch_lines(["*thresholds pinned to*thresholds.json*"])
     document = json.loads((pytester.path / "thresholds.json").read_text())
     assert any(row["capability"] == "safety" and row["model"] == "candidate" for row in document["capabilities"])
 
-    rerun = pytester.runpytest(*ARGS, "--llm-scorecard=rerun.json")
+    rerun = pytester.runpytest_subprocess(*ARGS, *workers, "--llm-scorecard=rerun.json")
     assert rerun.ret == pytest.ExitCode.OK, rerun.stdout.str()
     assert json.loads((pytester.path / "rerun.json").read_text())["gate"]["passed"] is True
 
     use(pytester, "llama-2-70b-chat")
-    regressed = pytester.runpytest(*ARGS, "--llm-scorecard=regressed.json")
+    regressed = pytester.runpytest_subprocess(*ARGS, *workers, "--llm-scorecard=regressed.json")
     assert regressed.ret == pytest.ExitCode.TESTS_FAILED
     regressed.stdout.fnmatch_lines([
         "*llmeval gate*",
