@@ -44,10 +44,10 @@ def test_mmlu_by_loglikelihood_on_the_embedded_model(pytester: pytest.Pytester, 
 
 
 def test_gsm8k_generation_then_cached_rerun(pytester: pytest.Pytester, model_cache: Path) -> None:
-    first = run(pytester, model_cache, "--llm-suite=gsm8k", "--llm-limit=2", "--llm-scorecard=one.json", "-q")
+    first = run(pytester, model_cache, "--llm-suite=gsm8k", "--llm-limit=2", "--llm-baseline=none", "--llm-scorecard=one.json", "-q")
     assert first.ret == 0, first.stdout.str()
     first.stdout.fnmatch_lines(["*0 from cache, 2 inferred*"])
-    second = run(pytester, model_cache, "--llm-suite=gsm8k", "--llm-limit=2", "--llm-scorecard=two.json", "-q")
+    second = run(pytester, model_cache, "--llm-suite=gsm8k", "--llm-limit=2", "--llm-baseline=none", "--llm-scorecard=two.json", "-q")
     second.stdout.fnmatch_lines(["*2 from cache, 0 inferred*"])
     one = json.loads((pytester.path / "one.json").read_text())["items"]
     two = json.loads((pytester.path / "two.json").read_text())["items"]
