@@ -137,6 +137,10 @@ def write_summary() -> Path:
         "Each figure is measured against its reference in the same run, interleaved and repeated;",
         "ratios are of medians. See `docs/performance.md` for what each figure means.",
         "",
+        "Machines: " + "; ".join(sorted({f"{r['machine'].get('nproc')} cores ({r['machine'].get('cpu')}), "
+                                         f"{r['machine'].get('memory_gib')} GiB, Python {r['machine'].get('python')}"
+                                         for r in results.values()})) + ".",
+        "",
         "| figure | reference (same run) | measured | target | met? |",
         "|---|---|---|---|---|",
     ]
