@@ -7,7 +7,7 @@ test module is collected in that module (``test_geo.py::capitals[test-0003]``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -141,8 +141,3 @@ class SuiteCollector(pytest.Collector):
         for benchmark in self.benchmarks:
             yield from self.evaluator.make_items(self, benchmark, None)
 
-
-def iter_models(models: Sequence[str], items: Sequence[Item]) -> Iterator[tuple[str, Item]]:
-    for item in items:
-        for model in models:
-            yield model, item

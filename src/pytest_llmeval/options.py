@@ -133,11 +133,6 @@ class Settings:
     allow_code_execution: bool
     aliases: tuple[str, ...]
 
-    @property
-    def explicit(self) -> bool:
-        """Whether the user asked for anything model-related (decides the header lines)."""
-        return bool(self.suites)
-
 
 def _ini_number(config: pytest.Config, name: str, check: object) -> object:
     raw = str(config.getini(name)).strip()
