@@ -240,9 +240,12 @@ def main() -> None:
 
 def profile_ours(openai: Any, backend_class: Any, base_url: str, concurrency: int,
                  requests: list[Any]) -> dict[str, Any]:
-    """cProfile of one run, event loop on this thread (``run`` puts it on a thread cProfile cannot see)."""
+    """cProfile of one run, event loop on this thread (``run`` puts it on a thread cProfile cannot see).
+
+    Timed in CPU seconds, so that the shares are of the work done, not of the waits in ``select``.
+    """
     backend = backend_class("fake-model", base_url=base_url, concurrency=concurrency)
-    profiler = cProfile.Profile()
+    profiler = cProfile.Profile(time.process_time)
     t0 = time.perf_counter()
     profiler.enable()
     asyncio.run(backend._run_all(openai, requests, queue.SimpleQueue()))
@@ -256,10 +259,13 @@ def profile_ours(openai: Any, backend_class: Any, base_url: str, concurrency: in
         rows.append({"function": f"{where}:{line}({func})" if where else func, "calls": ncalls,
                      "own_s": round(own, 4), "cumulative_s": round(cum, 4)})
     # Where the time goes, as shares of the profiled CPU time.
-    marks = {"openai client request()": ("openai/_base_client.py", "(request)"),
-             "  of which openai _build_request()": ("openai/_base_client.py", "(_build_request)"),
-             "  of which lean transport handle_async_request()": ("openai_backend.py", "(handle_async_request)"),
+    marks = {"openai client request() (https, proxies)": ("openai/_base_client.py", "(request)"),
+             "backend direct HTTP post()": ("openai_backend.py", "(post)"),
+             "  of which JSON encoding": ("json/__init__.py", "(dumps)"),
+             "  of which response head parsing": ("openai_backend.py", "(_response_head)"),
+             "  of which JSON decoding": ("json/__init__.py", "(loads)"),
              "backend _parse()": ("openai_backend.py", "(_parse)"),
+             "asyncio.timeout per attempt": ("asyncio/timeouts.py", "(__aenter__)"),
              "backend window acquire()": ("openai_backend.py", "(acquire)"),
              "backend window _wake()": ("openai_backend.py", "(_wake)"),
              "socket connect()": ("", "connect' of '_socket.socket"),

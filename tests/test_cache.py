@@ -5,6 +5,7 @@ writers, and rebuilds an unreadable file with a warning."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import sqlite3
 import threading
 from pathlib import Path
@@ -268,3 +269,12 @@ def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
     missing = [f"{w}-{t}-{i}" for w in range(2) for t in range(4) for i in range(40) if reader.get(f"{w}-{t}-{i}") is None]
     assert missing == []
     reader.close()
+
+
+def test_identity_is_the_dataclass_fields_so_existing_cache_keys_stay_valid() -> None:
+    # identity() is written out by hand for speed; it must serialise exactly as asdict() did.
+    request = Request(messages=(Message("system", "s"), Message("user", "u")), choices=("A", "B"), kind="loglikelihood",
+                      stop=("\n",), tools_json='{"x":1}', max_tokens=7, temperature=0.5)
+    expected = dataclasses.asdict(request)
+    expected["messages"] = [[m.role, m.content] for m in request.messages]
+    assert json.dumps(request.identity(), sort_keys=True) == json.dumps(expected, sort_keys=True)

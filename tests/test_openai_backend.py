@@ -6,16 +6,15 @@ finish in time. Backoffs are shortened on each backend so that retries cost mill
 Throughput (``test_throughput_against_a_50ms_server``, printed with ``-s``; not asserted,
 because shared CI machines are noisy). Server: the CLI FakeServer in its own process, 50 ms
 latency. Wall time as a ratio to the ideal (items x latency / concurrency), and client CPU per
-item, on the 2-core dev VM while other jobs ran (load average 4.5-6.6), three runs:
+item, on the 2-core dev VM (load average 1.4-1.6):
 
-    lean transport (plain http, the default):  concurrency 8: 1.11-1.13x   concurrency 32: 1.32-1.71x
-                                               0.9-1.4 ms CPU/item
-    httpx's transport (fast_http=False):       concurrency 8: 1.24-1.30x   concurrency 32: 2.2-4.5x
-                                               2.2-3.1 ms CPU/item
+    direct HTTP (plain http, the default):  concurrency 8: 1.07x   concurrency 32: 1.11-1.13x
+                                            0.2-0.3 ms CPU/item
+    openai client (fast_http=False):        concurrency 8: 1.27x   concurrency 32: 1.98x
+                                            2.5-2.8 ms CPU/item
 
-Under that load most of the client's time is the loopback ``send`` system call; the openai
-client's own request building costs about 0.4 ms per request, which is what keeps
-concurrency 32 above 1.15x on two busy cores.
+The openai client's request building and httpx's pool are what the direct path saves; see
+``perf/openai_concurrency.py`` for the comparison with a bare aiohttp client.
 """
 
 from __future__ import annotations
@@ -79,9 +78,9 @@ def collect(backend: Backend, requests: Sequence[Request], limit: float = 30.0) 
     return out
 
 
-@pytest.fixture(params=[True, False], ids=["lean-http", "httpx-http"])
+@pytest.fixture(params=[True, False], ids=["direct-http", "openai-client"])
 def fast_http(request: pytest.FixtureRequest) -> Iterator[bool]:
-    """Both transports: the lean one for plain http, and httpx's own (used for https)."""
+    """Both paths: the backend's own HTTP client for plain http, and the openai client (used for https)."""
     old = OpenAIBackend.fast_http
     OpenAIBackend.fast_http = request.param
     yield request.param

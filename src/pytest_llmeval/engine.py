@@ -60,6 +60,7 @@ class Engine:
         self.cache = cache
         self.chunk_size = chunk_size
         self._answers: dict[str, Response] = {}
+        self._keys: dict[tuple[str, Request], str] = {}
         self.inference_requests = 0
         self.progress: ProgressCallback | None = None
         #: Names this run's chunk claims in the shared cache (xdist's testrunuid: one per run).
@@ -76,7 +77,11 @@ class Engine:
         return requests[-1]
 
     def key(self, model: str, request: Request) -> str:
-        return request_key(self.models[model].backend.identity(), request)
+        """The request's cache key for this model (hashed once per run: prefetch and the test both ask)."""
+        memo = self._keys.get((model, request))
+        if memo is None:
+            memo = self._keys[(model, request)] = request_key(self.models[model].backend.identity(), request)
+        return memo
 
     # -- answering ----------------------------------------------------------------------------
 

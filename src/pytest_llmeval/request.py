@@ -58,9 +58,9 @@ class Request:
 
     def identity(self) -> dict[str, Any]:
         """Every field that can change the answer, as JSON-ready data."""
-        data = asdict(self)
-        data["messages"] = [[m.role, m.content] for m in self.messages]
-        return data
+        return {"messages": [[m.role, m.content] for m in self.messages], "prompt": self.prompt, "kind": self.kind,
+                "choices": list(self.choices), "max_tokens": self.max_tokens, "temperature": self.temperature,
+                "stop": list(self.stop), "tools_json": self.tools_json}
 
     def text(self) -> str:
         """The prompt as a person would read it (for failure reports)."""

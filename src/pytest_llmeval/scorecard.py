@@ -37,6 +37,8 @@ class ItemOutcome:
 
     @classmethod
     def from_report(cls, report: pytest.TestReport) -> ItemOutcome | None:
+        if report.when != "call" and report.passed:  # a setup or teardown that went fine says nothing
+            return None
         props = {k: v for k, v in report.user_properties if isinstance(k, str) and k.startswith(PROP)}
         if PROP + "benchmark" not in props:
             return None

@@ -1,10 +1,13 @@
 """OpenAI and every OpenAI-compatible server (vLLM, TGI, Ollama, llama.cpp, ``transformers serve``).
 
-Requests go out concurrently through the ``openai`` package's ``AsyncOpenAI`` client, with the
-package's own retries off: this backend retries itself so that it can share what it learns
-between requests. The number in flight is an AIMD window: it halves when the server answers
-429 (once per burst), grows by one after a window's worth of successes, never leaves
-``1..concurrency``, and is not cut for 5xx (an overloaded server says so with 429, a broken
+Requests go out concurrently. To a plain ``http://`` server (vLLM, TGI, Ollama on a local or
+in-cluster address) the backend posts the JSON itself over pooled keep-alive HTTP/1.1
+connections (``_DirectPoster``); ``https://`` URLs (the OpenAI API) and proxied ones go through
+the ``openai`` package's ``AsyncOpenAI`` client, with the package's own retries off. Either way
+this backend retries itself so that it can share what it learns between requests, and
+classifies failures the same way on both paths. The number in flight is an AIMD window: it
+halves when the server answers 429 (once per burst), grows by one after a window's worth of
+successes, never leaves ``1..concurrency``, and is not cut for 5xx (an overloaded server says so with 429, a broken
 one should not slow the healthy requests). A 429's ``Retry-After`` (seconds or an HTTP date)
 pauses every new request until then; other retries wait a jittered exponential backoff. A
 request that still fails after ``max_retries`` retries comes back as a ``Response`` whose
@@ -22,6 +25,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import importlib.metadata
 import importlib.util
 import json
 import os
@@ -35,6 +40,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal
+from urllib.parse import quote, urlsplit
 
 from ..request import Request, Response, ToolCall
 from .base import BackendError, Progress
@@ -86,7 +92,7 @@ class OpenAIBackend:
     backoff_cap: float = 30.0
     #: A server's Retry-After is honoured up to this many seconds.
     retry_after_cap: float = 120.0
-    #: Plain-HTTP servers get a lean keep-alive transport (see ``_LeanTransport``); False uses httpx's.
+    #: Plain-HTTP servers get the backend's own HTTP/1.1 client (``_DirectPoster``); False uses openai's.
     fast_http: bool = True
 
     def __init__(
@@ -110,6 +116,10 @@ class OpenAIBackend:
             raise BackendError(f"timeout must be a positive number of seconds, not {timeout}")
         if max_retries < 0:
             raise BackendError(f"max_retries must be 0 or more, not {max_retries}")
+        key = api_key if api_key is not None else api_key_from_env()
+        if key and not _header_safe(key):  # the message must not quote it
+            raise BackendError("the API key has characters an HTTP header cannot carry (spaces, line breaks, "
+                               "non-ASCII); check where it was copied from")
         self.model = model
         self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
         if not self.base_url.startswith(("http://", "https://")):
@@ -118,7 +128,6 @@ class OpenAIBackend:
         self.concurrency = concurrency
         self.timeout = float(timeout)
         self.max_retries = max_retries
-        key = api_key if api_key is not None else api_key_from_env()
         if not key and self.base_url == DEFAULT_BASE_URL:
             raise BackendError(
                 f"no API key for the OpenAI API: set {' or '.join(KEY_VARIABLES)} in the environment")
@@ -212,7 +221,7 @@ class OpenAIBackend:
         except openai.APIStatusError as exc:
             if exc.status_code in (401, 403):
                 raise BackendError(self._redact(
-                    f"{self.base_url} refused the API key (HTTP {exc.status_code}): {_server_message(exc)}; "
+                    f"{self.base_url} refused the API key (HTTP {exc.status_code}): {_openai_message(exc)}; "
                     f"check {' or '.join(KEY_VARIABLES)}")) from None
         except openai.APIConnectionError as exc:
             raise BackendError(self._redact(
@@ -223,12 +232,7 @@ class OpenAIBackend:
     # -- the event loop side --------------------------------------------------------------
 
     async def _run_all(self, openai: Any, requests: Sequence[Request], results: queue.SimpleQueue[Any]) -> None:
-        httpx = _httpx_for(openai)
-        http_client = None
-        if self.fast_http and self.base_url.startswith("http://") and not _proxied(self.base_url):
-            http_client = httpx.AsyncClient(transport=_lean_transport(httpx), timeout=self.timeout)
-        client = openai.AsyncOpenAI(api_key=self._api_key or _NO_KEY, base_url=self.base_url, max_retries=0,
-                                    timeout=self.timeout, http_client=http_client)
+        poster = self._poster(openai)
         # Each run gets its own window (its waiters belong to this loop), starting from the
         # limit the previous run learned: a server's rate limit outlives one batch.
         window = self._window = _Window(self.concurrency, limit=self._window.limit)
@@ -239,7 +243,7 @@ class OpenAIBackend:
         try:
             for index, request in enumerate(requests):
                 await live.acquire()
-                task = asyncio.create_task(self._answer(openai, httpx, client, window, index, request, results))
+                task = asyncio.create_task(self._answer(poster, window, index, request, results))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
                 task.add_done_callback(lambda _: live.release())
@@ -249,18 +253,28 @@ class OpenAIBackend:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await client.close()
+            await poster.aclose()
 
-    async def _answer(self, openai: Any, httpx: Any, client: Any, window: _Window, index: int,
+    def _poster(self, openai: Any) -> _DirectPoster | _OpenAIPoster:
+        """The backend's own HTTP client for plain http without a proxy; openai's for the rest."""
+        key = self._api_key or _NO_KEY
+        if self.fast_http and self.base_url.startswith("http://") and not _proxied(self.base_url):
+            # Never more than ``concurrency`` requests in flight, so that many idle
+            # connections are all a run can reuse; fewer would reconnect at every burst.
+            return _DirectPoster(self.base_url, key, max_idle=self.concurrency)
+        return _OpenAIPoster(openai, self.base_url, key, self.timeout)
+
+    async def _answer(self, poster: _DirectPoster | _OpenAIPoster, window: _Window, index: int,
                       request: Request, results: queue.SimpleQueue[Any]) -> None:
         path, body = self._payload(request)
+        where = self.base_url + path
         retries = 0
         while True:
             epoch = await window.acquire()
             # The last attempt's own time: what the server took, not the wait for a slot.
             started = time.perf_counter()
             try:
-                response = await self._attempt(openai, httpx, client, path, body)
+                response = await self._attempt(poster, path, where, body)
                 failure = None
             except _Failure as exc:
                 failure = exc
@@ -288,23 +302,12 @@ class OpenAIBackend:
             retries += 1
             await asyncio.sleep(wait if wait is not None else self._backoff(retries))
 
-    async def _attempt(self, openai: Any, httpx: Any, client: Any, path: str, body: dict[str, Any]) -> Response:
-        where = self.base_url + path
+    async def _attempt(self, poster: _DirectPoster | _OpenAIPoster, path: str, where: str,
+                       body: dict[str, Any]) -> Response:
         try:
-            raw = await _within(self.timeout, client.post(path, cast_to=httpx.Response, body=body))
-        except (asyncio.TimeoutError, openai.APITimeoutError):
+            data = await _within(self.timeout, poster.post(path, where, body))
+        except asyncio.TimeoutError:
             raise _Failure(None, f"no answer from {where} within {self.timeout:g} s (timeout)") from None
-        except openai.APIStatusError as exc:
-            status = exc.status_code
-            raise _Failure(status, f"HTTP {status} from {where}: {_server_message(exc)}",
-                           retryable=status in _RETRYABLE or status >= 500,
-                           retry_after=_retry_after(exc.response.headers)) from None
-        except openai.APIConnectionError as exc:
-            raise _Failure(None, f"connection to {where} failed: {_cause(exc)}") from None
-        try:
-            data = json.loads(raw.content)
-        except ValueError as exc:
-            raise _Failure(None, f"malformed JSON from {where}: {exc}") from None
         return self._parse(data, where)
 
     def _payload(self, request: Request) -> tuple[str, dict[str, Any]]:
@@ -384,6 +387,8 @@ class _Window:
     ``limit`` requests may be in flight. A 429 halves it, but only once per burst: requests
     sent before the last cut (an older ``epoch``) report the same overload and are ignored.
     ``limit`` successes in a row add one. A Retry-After holds every acquirer until it passes.
+    A freed slot is handed straight to the oldest waiter (``_wake`` counts it in ``active``),
+    so a release wakes exactly as many waiters as there are free slots and none wakes in vain.
     """
 
     def __init__(self, maximum: int, limit: int | None = None) -> None:
@@ -396,24 +401,26 @@ class _Window:
         self._waiters: deque[asyncio.Future[None]] = deque()
 
     async def acquire(self) -> int:
-        loop = asyncio.get_running_loop()
-        while True:
-            pause = self._resume_at - time.monotonic()
-            if pause > 0:
-                await asyncio.sleep(pause)
-                continue
-            if self.active < self.limit:
-                self.active += 1
-                return self._epoch
-            waiter = loop.create_future()
-            self._waiters.append(waiter)
-            try:
-                await waiter
-            finally:
-                if not waiter.done():
-                    waiter.cancel()
-                with contextlib.suppress(ValueError):
-                    self._waiters.remove(waiter)
+        """Wait for a slot and out any Retry-After pause; returns the epoch it was got in."""
+        await self._pause()
+        if self.active < self.limit:  # slots are handed to waiters at once, so none is waiting
+            self.active += 1
+            return self._epoch
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+            # A 429's Retry-After may have arrived while this request waited; it holds the slot meanwhile.
+            await self._pause()
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():  # the slot was handed over: pass it on
+                self.release()
+            raise
+        return self._epoch
+
+    async def _pause(self) -> None:
+        while (pause := self._resume_at - time.monotonic()) > 0:
+            await asyncio.sleep(pause)
 
     def release(self) -> None:
         self.active -= 1
@@ -435,13 +442,13 @@ class _Window:
             self._epoch += 1
 
     def _wake(self) -> None:
-        free = self.limit - self.active
-        for waiter in list(self._waiters):
-            if free <= 0:
-                break
+        """Hand free slots to the oldest waiters; cancelled ones are dropped on the way."""
+        waiters = self._waiters
+        while self.active < self.limit and waiters:
+            waiter = waiters.popleft()
             if not waiter.done():
+                self.active += 1
                 waiter.set_result(None)
-                free -= 1
 
 
 async def _within(seconds: float, awaitable: Any) -> Any:
@@ -476,9 +483,13 @@ def _retry_after(headers: Any) -> float | None:
     return (when - datetime.now(timezone.utc)).total_seconds()
 
 
-def _server_message(exc: Any) -> str:
+def _openai_message(exc: Any) -> str:
+    """The server's words from an ``openai.APIStatusError`` (its ``body`` is the JSON's ``error``, or the text)."""
+    return _server_message(exc.body, getattr(exc.response, "reason_phrase", ""))
+
+
+def _server_message(body: Any, reason: str) -> str:
     """The server's own words from an error response (OpenAI's ``error.message``, FastAPI's ``detail``)."""
-    body = exc.body
     if isinstance(body, dict):
         for key in ("message", "detail", "error"):
             value = body.get(key)
@@ -489,7 +500,20 @@ def _server_message(exc: Any) -> str:
         return json.dumps(body)[:500]
     if isinstance(body, str) and body.strip():
         return body.strip()[:500]
-    return getattr(exc.response, "reason_phrase", "") or "no message"
+    return reason or "no message"
+
+
+def _status_failure(status: int, where: str, message: str, headers: Any) -> _Failure:
+    """A non-2xx answer, classified: 408/409/425/429 and 5xx are worth retrying, other 4xx are not."""
+    return _Failure(status, f"HTTP {status} from {where}: {message}",
+                    retryable=status in _RETRYABLE or status >= 500, retry_after=_retry_after(headers))
+
+
+def _decoded(content: bytes, where: str) -> Any:
+    try:
+        return json.loads(content)
+    except ValueError as exc:
+        raise _Failure(None, f"malformed JSON from {where}: {exc}") from None
 
 
 def _cause(exc: BaseException) -> str:
@@ -530,174 +554,233 @@ def _proxied(url: str) -> bool:
     return "http" in urllib.request.getproxies() and not urllib.request.proxy_bypass(host)
 
 
-# -- a lean HTTP/1.1 transport ----------------------------------------------------------------
+def _header_safe(key: str) -> bool:
+    """Whether ``key`` can go in an Authorization header as it is (printable ASCII, no spaces)."""
+    return all("!" <= char <= "~" for char in key)
+
+
+@functools.lru_cache(maxsize=1)
+def _user_agent() -> str:
+    try:
+        return f"pytest-llmeval/{importlib.metadata.version('pytest-llmeval')}"
+    except importlib.metadata.PackageNotFoundError:
+        return "pytest-llmeval"
+
+
+class _OpenAIPoster:
+    """Posts through the ``openai`` package's client: https and proxied URLs (TLS, proxies, the real API)."""
+
+    def __init__(self, openai: Any, base_url: str, api_key: str, timeout: float) -> None:
+        self._openai = openai
+        self._response_class = _httpx_for(openai).Response
+        self._client = openai.AsyncOpenAI(api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout)
+
+    async def post(self, path: str, where: str, body: dict[str, Any]) -> Any:
+        """The answer's JSON; a ``_Failure`` (or TimeoutError) as the direct path would raise it."""
+        openai = self._openai
+        try:
+            raw = await self._client.post(path, cast_to=self._response_class, body=body)
+        except openai.APITimeoutError:
+            raise asyncio.TimeoutError from None
+        except openai.APIStatusError as exc:
+            raise _status_failure(exc.status_code, where, _openai_message(exc), exc.response.headers) from None
+        except openai.APIConnectionError as exc:
+            raise _Failure(None, f"connection to {where} failed: {_cause(exc)}") from None
+        return _decoded(raw.content, where)
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+
+# -- the direct path for plain-HTTP servers -------------------------------------------------------
 #
-# Why: httpx's connection pool scans every pooled connection on each request and costs about
-# 1.4 ms of CPU per request; with the openai client's own work on top, 32 requests in flight
-# against a 50 ms server keep a core busy and the run takes 1.5-1.7x the ideal time on two
-# cores. This transport speaks plain HTTP/1.1 over asyncio streams with a keep-alive pool and
-# costs a fraction of that. It serves http:// URLs only (local and in-cluster servers, where
-# high concurrency matters); https (the OpenAI API) keeps httpx's transport and its TLS.
+# Why: against a fast local server the openai client's request building (a deep copy of the
+# options, URL parsing, header merging, pydantic) and httpx's connection pool cost about 1 ms of
+# CPU per request, three times what the HTTP exchange needs; at 128 requests in flight on two
+# cores that, not the server, sets the pace. The backend already classifies errors and parses
+# the JSON itself, so for http:// it writes the POST over a pooled asyncio connection directly.
+# https (the OpenAI API) keeps the openai client and its TLS; so does a URL behind a proxy.
 
 _MAX_BODY = 64 * 1024 * 1024
-_MAX_IDLE = 64
-_SKIP_HEADERS = frozenset({b"host", b"content-length", b"transfer-encoding", b"connection", b"accept-encoding"})
-_transport_classes: dict[str, type] = {}
+#: Longest response head (status line and headers) read, in bytes.
+_MAX_HEAD = 1024 * 1024
 
 
-def _lean_transport(httpx: Any) -> Any:
-    cls = _transport_classes.get(httpx.__name__)
-    if cls is None:
-        cls = _transport_classes[httpx.__name__] = _make_transport_class(httpx)
-    return cls()
+class _BrokenResponse(Exception):
+    """The server closed the connection early or answered something that is not HTTP/1.1."""
 
 
-def _make_transport_class(httpx: Any) -> type:
-    class _LeanTransport(httpx.AsyncBaseTransport):  # type: ignore[misc]
-        def __init__(self) -> None:
-            self._idle: dict[tuple[str, int], list[tuple[asyncio.StreamReader, asyncio.StreamWriter]]] = {}
+class _DirectPoster:
+    """POSTs JSON to one plain-http server over keep-alive HTTP/1.1 connections, at most ``max_idle`` kept."""
 
-        async def handle_async_request(self, request: Any) -> Any:
-            url = request.url
-            address = (url.host, url.port or 80)
-            body = await request.aread()
-            lines = [request.method.encode() + b" " + url.raw_path + b" HTTP/1.1", b"Host: " + url.netloc]
-            lines += [name + b": " + value for name, value in request.headers.raw
-                      if name.lower() not in _SKIP_HEADERS]
-            lines += [b"Content-Length: " + str(len(body)).encode(), b"Accept-Encoding: identity",
-                      b"Connection: keep-alive"]
-            data = b"\r\n".join(lines) + b"\r\n\r\n" + body
-            while True:
-                reader, writer, reused = await self._connect(address, request)
-                try:
-                    writer.write(data)
-                    head = await reader.readuntil(b"\r\n\r\n")
-                    break
-                except (ConnectionError, asyncio.IncompleteReadError) as exc:
-                    writer.close()
-                    # A pooled connection the server had closed while idle: once more, fresh.
-                    if reused and not getattr(exc, "partial", b""):
-                        continue
-                    raise httpx.RemoteProtocolError(f"server closed the connection: {exc!r}",
-                                                    request=request) from exc
-                except asyncio.LimitOverrunError as exc:
-                    writer.close()
-                    raise httpx.RemoteProtocolError("response head too large", request=request) from exc
-                except BaseException:
-                    writer.close()
-                    raise
+    def __init__(self, base_url: str, api_key: str, *, max_idle: int) -> None:
+        parts = urlsplit(base_url)
+        self._address = (parts.hostname or "", parts.port or 80)
+        self._max_idle = max_idle
+        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self._prefix = quote(parts.path, safe="/%:@!$&'()*+,;=~").encode("ascii")
+        host = parts.netloc.rpartition("@")[2]
+        # Everything after the request line up to the body's length, the same for every request.
+        self._fixed = (f"Host: {host}\r\nAuthorization: Bearer {api_key}\r\n"
+                       f"Content-Type: application/json\r\nAccept: application/json\r\n"
+                       f"Accept-Encoding: identity\r\nUser-Agent: {_user_agent()}\r\n"
+                       f"Content-Length: ").encode("ascii")
+
+    async def post(self, path: str, where: str, body: dict[str, Any]) -> Any:
+        """The answer's JSON; a ``_Failure`` classified as the openai path classifies it."""
+        payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+        request = b"".join((b"POST ", self._prefix, path.encode("ascii"), b" HTTP/1.1\r\n", self._fixed,
+                            str(len(payload)).encode("ascii"), b"\r\n\r\n", payload))
+        try:
+            status, reason, headers, content = await self._exchange(request)
+        except _BrokenResponse as exc:
+            raise _Failure(None, f"connection to {where} failed: {exc}") from None
+        except OSError as exc:  # refused, unreachable, unknown host
+            raise _Failure(None, f"connection to {where} failed: {type(exc).__name__}: {exc}") from None
+        if not 200 <= status < 300:
+            raise _status_failure(status, where, _server_message(_error_body(content), reason), headers)
+        return _decoded(content, where)
+
+    async def aclose(self) -> None:
+        for _, writer in self._idle:
+            writer.close()
+        self._idle.clear()
+
+    async def _exchange(self, request: bytes) -> tuple[int, str, dict[str, str], bytes]:
+        """Status, reason, headers (lower-case names) and body; the connection goes back to the pool."""
+        reader, writer, head = await self._send(request)
+        try:
+            status, reason, headers, reusable, framing = _response_head(head)
+            content = await _read_body(reader, framing)
+        except asyncio.IncompleteReadError as exc:
+            writer.close()
+            got = f" ({len(exc.partial)} of {exc.expected} bytes)" if exc.expected else ""
+            raise _BrokenResponse(f"server closed the connection mid-body{got}") from None
+        except (ConnectionError, asyncio.LimitOverrunError, ValueError) as exc:
+            writer.close()
+            raise _BrokenResponse(f"invalid response: {exc!r}") from None
+        except BaseException:  # cancelled (a timeout): the rest of the answer must not reach the next request
+            writer.close()
+            raise
+        if reusable and framing != "eof" and len(self._idle) < self._max_idle:
+            self._idle.append((reader, writer))
+        else:
+            writer.close()
+        return status, reason, headers, content
+
+    async def _send(self, request: bytes) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, bytes]:
+        """Write ``request`` and read the response head.
+
+        A pooled connection that the server closed while it sat idle (its keep-alive timeout
+        ran out) fails before a single byte comes back; then the request goes again on another
+        connection, as every HTTP client does. A fresh connection that fails is an error.
+        """
+        while True:
+            reader, writer, reused = await self._connection()
             try:
-                status, reason, headers, reusable, framing = _response_head(head, request.method)
-                content = await _read_body(reader, framing)
-            except asyncio.IncompleteReadError as exc:
+                writer.write(request)
+                return reader, writer, await reader.readuntil(b"\r\n\r\n")
+            except (ConnectionError, asyncio.IncompleteReadError) as exc:
                 writer.close()
-                got = f" ({len(exc.partial)} of {exc.expected} bytes)" if exc.expected else ""
-                raise httpx.RemoteProtocolError(f"server closed the connection mid-body{got}",
-                                                request=request) from exc
-            except (ConnectionError, asyncio.LimitOverrunError, ValueError) as exc:
+                if reused and not getattr(exc, "partial", b""):
+                    continue
+                raise _BrokenResponse(f"server closed the connection before answering ({type(exc).__name__})") \
+                    from None
+            except asyncio.LimitOverrunError:
                 writer.close()
-                raise httpx.RemoteProtocolError(f"invalid response: {exc!r}", request=request) from exc
+                raise _BrokenResponse("response head too large") from None
             except BaseException:
                 writer.close()
                 raise
-            if reusable and framing != "eof":
-                pool = self._idle.setdefault(address, [])
-                if len(pool) < _MAX_IDLE:
-                    pool.append((reader, writer))
-                else:
-                    writer.close()
-            else:
-                writer.close()
-            return httpx.Response(status, headers=headers, content=content, request=request,
-                                  extensions={"reason_phrase": reason, "http_version": b"HTTP/1.1"})
 
-        async def _connect(self, address: tuple[str, int], request: Any) -> tuple[Any, Any, bool]:
-            pool = self._idle.get(address)
-            while pool:
-                reader, writer = pool.pop()
-                if not reader.at_eof() and not writer.is_closing():
-                    return reader, writer, True
-                writer.close()
-            try:
-                reader, writer = await asyncio.open_connection(address[0], address[1], limit=1024 * 1024)
-            except OSError as exc:
-                raise httpx.ConnectError(f"{exc}", request=request) from exc
-            return reader, writer, False
-
-        async def aclose(self) -> None:
-            for pool in self._idle.values():
-                for _, writer in pool:
-                    writer.close()
-            self._idle.clear()
-
-    return _LeanTransport
+    async def _connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, bool]:
+        """The most recently used idle connection still open, else a new one; and whether it was pooled."""
+        idle = self._idle
+        while idle:
+            reader, writer = idle.pop()
+            if not reader.at_eof() and not writer.is_closing():
+                return reader, writer, True
+            writer.close()
+        reader, writer = await asyncio.open_connection(*self._address, limit=_MAX_HEAD)
+        return reader, writer, False
 
 
-def _response_head(head: bytes, method: str) -> tuple[int, bytes, list[tuple[bytes, bytes]], bool, Any]:
-    """Status, reason, headers, whether the connection may be reused, and how the body is framed."""
-    lines = head.split(b"\r\n")
-    version, _, rest = lines[0].partition(b" ")
-    code, _, reason = rest.partition(b" ")
+def _error_body(content: bytes) -> Any:
+    """An error response's body as openai's client reads it: the JSON's ``error`` member, the JSON, or the text."""
+    text = content.decode("utf-8", "replace").strip()
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return text
+    return body.get("error", body) if isinstance(body, dict) else body
+
+
+def _response_head(head: bytes) -> tuple[int, str, dict[str, str], bool, int | str]:
+    """Status, reason, headers, whether the connection may be reused, and how the body is framed.
+
+    The framing is a byte count, ``"chunked"``, or ``"eof"`` (the body runs until the server closes).
+    """
+    lines = head.decode("latin-1").split("\r\n")
+    version, _, rest = lines[0].partition(" ")
+    code, _, reason = rest.partition(" ")
+    if not version.startswith("HTTP/1."):
+        raise ValueError(f"not an HTTP/1.x status line: {lines[0][:80]!r}")
     status = int(code)
-    headers: list[tuple[bytes, bytes]] = []
-    length: int | None = None
-    chunked = False
-    connection = b""
+    headers: dict[str, str] = {}
     for line in lines[1:]:
-        if not line:
-            continue
-        name, sep, value = line.partition(b":")
-        if not sep:
-            raise ValueError(f"bad header line {line[:80]!r}")
-        value = value.strip()
-        low = name.strip().lower()
-        headers.append((name.strip(), value))
-        if low == b"content-length":
-            length = int(value)
-        elif low == b"transfer-encoding":
-            chunked = b"chunked" in value.lower()
-        elif low == b"connection":
-            connection = value.lower()
-    reusable = (version == b"HTTP/1.1" and connection != b"close") or connection == b"keep-alive"
-    framing: Any
-    if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
+        if line:
+            name, sep, value = line.partition(":")
+            if not sep:
+                raise ValueError(f"bad header line {line[:80]!r}")
+            headers[name.strip().lower()] = value.strip()
+    connection = headers.get("connection", "").lower()
+    reusable = (version == "HTTP/1.1" and connection != "close") or connection == "keep-alive"
+    framing: int | str
+    if status in (204, 304) or 100 <= status < 200:
         framing = 0
-    elif chunked:
+    elif "chunked" in headers.get("transfer-encoding", "").lower():
         framing = "chunked"
-    elif length is not None:
-        if length > _MAX_BODY:
-            raise ValueError(f"response body of {length} bytes is too large")
-        framing = length
+    elif "content-length" in headers:
+        framing = int(headers["content-length"])
+        if not 0 <= framing <= _MAX_BODY:
+            raise ValueError(f"bad or too large Content-Length {framing}")
     else:
         framing = "eof"
     return status, reason, headers, reusable, framing
 
 
-async def _read_body(reader: asyncio.StreamReader, framing: Any) -> bytes:
+async def _read_body(reader: asyncio.StreamReader, framing: int | str) -> bytes:
     if framing == "chunked":
-        parts: list[bytes] = []
-        size_so_far = 0
-        while True:
-            line = await reader.readuntil(b"\r\n")
-            size = int(line.split(b";", 1)[0].strip(), 16)
-            if size == 0:
-                while (await reader.readuntil(b"\r\n")) != b"\r\n":  # trailers
-                    pass
-                return b"".join(parts)
-            size_so_far += size
-            if size_so_far > _MAX_BODY:
-                raise ValueError("chunked response body too large")
-            parts.append(await reader.readexactly(size))
-            await reader.readexactly(2)
+        return await _read_chunked(reader)
     if framing == "eof":
-        data = await reader.read(_MAX_BODY + 1)
-        chunks = [data]
-        total = len(data)
-        while data and total <= _MAX_BODY:
-            data = await reader.read(_MAX_BODY + 1 - total)
-            chunks.append(data)
-            total += len(data)
+        body = await reader.read(_MAX_BODY + 1)
+        chunks = [body]
+        total = len(body)
+        while body and total <= _MAX_BODY:
+            body = await reader.read(_MAX_BODY + 1 - total)
+            chunks.append(body)
+            total += len(body)
         if total > _MAX_BODY:
             raise ValueError("response body too large")
         return b"".join(chunks)
+    assert isinstance(framing, int)
     return await reader.readexactly(framing) if framing else b""
+
+
+async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
+    """A ``Transfer-Encoding: chunked`` body: sized chunks (extensions ignored), then trailers."""
+    parts: list[bytes] = []
+    total = 0
+    while True:
+        line = await reader.readuntil(b"\r\n")
+        size = int(line.split(b";", 1)[0].strip(), 16)
+        if size == 0:
+            while (await reader.readuntil(b"\r\n")) != b"\r\n":  # trailers
+                pass
+            return b"".join(parts)
+        total += size
+        if total > _MAX_BODY:
+            raise ValueError("chunked response body too large")
+        parts.append(await reader.readexactly(size))
+        if await reader.readexactly(2) != b"\r\n":
+            raise ValueError("chunk not followed by CRLF")

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..request import Request, Response
 from .base import BackendError, Progress
+from .greedy import accepts_logits_to_keep, eos_ids, greedy_stream, plain_greedy, stop_checker
 
 #: Converted GGUF weights are kept here so the second load takes seconds, not half a minute.
 DEFAULT_MODEL_CACHE = Path(os.environ.get("LLMEVAL_MODEL_CACHE", Path.home() / ".cache" / "pytest-llmeval" / "models"))
@@ -244,6 +245,11 @@ class TransformersBackend:
         tok, model = self._tokenizer, self._model
         texts = {i: self._render(requests[i]) for i in indices}
         encoded = {i: tok(texts[i], add_special_tokens=False)["input_ids"] for i in indices}
+        if plain_greedy(model):
+            greedy = [i for i in indices if requests[i].temperature <= 0]
+            if greedy:
+                yield from self._generate_greedy(requests, greedy, encoded, progress)
+            indices = [i for i in indices if requests[i].temperature > 0]
         lengths = {i: len(encoded[i]) + requests[i].max_tokens for i in indices}
         # One generate() call per batch needs one setting for the batch: group by settings first.
         groups: dict[tuple[Any, ...], list[int]] = {}
@@ -280,6 +286,35 @@ class TransformersBackend:
                         "prompt_tokens": len(encoded[i]), "completion_tokens": new_tokens})
                 progress(len(batch))
 
+    def _generate_greedy(self, requests: Sequence[Request], indices: list[int], encoded: dict[int, list[int]],
+                         progress: Progress) -> Iterator[tuple[int, Response]]:
+        """Greedy requests through :func:`greedy_stream`: one batch that refills as rows finish,
+        each answer yielded (and so cached) the moment its row ends."""
+        tok, model = self._tokenizer, self._model
+        started = time.perf_counter()
+        answered: set[int] = set()
+        try:
+            for n, new in greedy_stream(
+                model, [encoded[i] for i in indices],
+                max_new_tokens=[requests[i].max_tokens for i in indices], eos_ids=eos_ids(model, tok),
+                batch_size=self.batch_size, max_batch_tokens=self.max_batch_tokens,
+                stopped=[stop_checker(tok, requests[i].stop) for i in indices], pad_id=tok.pad_token_id,
+                refill=max(1, self.batch_size // 2),
+            ):
+                i = indices[n]
+                answered.add(i)
+                text = tok.decode(new, skip_special_tokens=True)
+                yield i, Response(text=_cut_at_stop(text, requests[i].stop), meta={
+                    "backend": self.name, "decoding": "greedy, continuous batch", "batch": self.batch_size,
+                    "elapsed_s": round(time.perf_counter() - started, 3), "prompt_tokens": len(encoded[i]),
+                    "completion_tokens": len(new)})
+                progress(1)
+        except Exception as exc:
+            failed = [i for i in indices if i not in answered]
+            for i in failed:
+                yield i, Response(error=f"generation failed: {type(exc).__name__}: {exc}", meta={"backend": self.name})
+            progress(len(failed))
+
     def _loglikelihood(self, requests: Sequence[Request], indices: list[int], progress: Progress) -> Iterator[tuple[int, Response]]:
         """Total log-probability of each choice after the prompt.
 
@@ -297,7 +332,7 @@ class TransformersBackend:
         for batch in self._batches(single, lengths):
             inputs = tok.pad({"input_ids": [contexts[i] for i in batch]}, return_tensors="pt").to(model.device)
             with torch.inference_mode():
-                logits = model(**inputs).logits[:, -1, :].float()
+                logits = model(**inputs, **_last_logits_only(model)).logits[:, -1, :].float()
             logprobs = torch.log_softmax(logits, dim=-1)
             for row, i in enumerate(batch):
                 values = [float(logprobs[row, c[0]]) for c in choice_ids[i]]
@@ -316,6 +351,12 @@ class TransformersBackend:
                 values.append(float(sum(logprobs[row, p, t] for p, t in zip(positions, c, strict=False))))
             yield i, Response(choice_logprobs=values, meta={"backend": self.name, "method": "per choice"})
             progress(1)
+
+
+def _last_logits_only(model: Any) -> dict[str, int]:
+    """``logits_to_keep=1`` where the model takes it: the vocabulary projection of the other
+    positions is most of a scoring pass's cost, and only the last one is read."""
+    return {"logits_to_keep": 1} if accepts_logits_to_keep(model) else {}
 
 
 def _cut_at_stop(text: str, stop: tuple[str, ...]) -> str:

@@ -128,6 +128,8 @@ def numbers_equal(a: str | None, b: str | None) -> bool:
     na, nb = normalize_number(a), normalize_number(b)
     if na is None or nb is None:
         return False
+    if na == nb:  # the common case, without fraction arithmetic
+        return True
     fa, fb = _as_fraction(na), _as_fraction(nb)
     if fa is None or fb is None:  # too many digits to convert: compare the canonical text
         return na == nb

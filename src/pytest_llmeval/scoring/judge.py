@@ -70,8 +70,12 @@ class JudgedScorer(Protocol):
 
 
 def is_judged(scorer: object) -> TypeGuard[JudgedScorer]:
-    """Whether ``scorer`` needs the two-stage judge flow."""
-    return isinstance(scorer, JudgedScorer)
+    """Whether ``scorer`` needs the two-stage judge flow.
+
+    The same test as ``isinstance(scorer, JudgedScorer)``, without the cost of a runtime
+    protocol check: it runs for every item of every run.
+    """
+    return callable(getattr(scorer, "judge_request", None)) and callable(getattr(scorer, "score_with_verdict", None))
 
 
 class _JudgedBase:
