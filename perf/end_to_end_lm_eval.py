@@ -46,24 +46,6 @@ def converted_model_dir() -> Path:
     return Path(TransformersBackend("gguf", str(embedded_model_file()))._converted_gguf())
 
 
-def plain_model_dir(converted: Path, scratch: Path) -> Path:
-    """The converted directory as plain safetensors: its config without ``quantization_config``.
-
-    The conversion keeps the GGUF ``quantization_config`` in config.json, and transformers then
-    refuses the directory when a caller (lm-eval) passes that setting back to ``from_pretrained``
-    ("Loading a GGUF checkpoint needs the file named..."). Weights are linked, not copied.
-    """
-    out = scratch / "model"
-    out.mkdir()
-    for child in converted.iterdir():
-        if child.name != "config.json":
-            (out / child.name).symlink_to(child)
-    config = json.loads((converted / "config.json").read_text())
-    config.pop("quantization_config", None)
-    (out / "config.json").write_text(json.dumps(config, indent=2))
-    return out
-
-
 def main() -> None:
     p = c.parser(__doc__.split("\n\n")[0])
     p.add_argument("--items", type=int, default=64)
@@ -100,7 +82,7 @@ def main() -> None:
         tasks.mkdir()
         (tasks / "gsm8k_llmeval.yaml").write_text(
             TASK_TEMPLATE.read_text().replace("__DATA_FILE__", str(data)).replace("__MAX_TOKENS__", "256"))
-        model_dir = plain_model_dir(converted_model_dir(), root)
+        model_dir = converted_model_dir()
         project = proj.make_llmeval_project(root / "project", with_items=False)
         threads = {"OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads)}
         runs: dict[str, list[dict[str, object]]] = {"ours": [], "lm_eval": []}
@@ -154,8 +136,7 @@ def main() -> None:
     )
     c.write_result("end_to_end_lm_eval", args, [fig], machine_info=machine, started=started,
                    extra={"runs": runs, "settings": vars(args)},
-                   notes=["lm-eval loads a copy of the converted model directory whose config.json drops the "
-                          "GGUF quantization_config the conversion leaves in it (transformers refuses it otherwise)"])
+                   notes=[f"lm-eval loads the safetensors directory the backend converted the GGUF file into ({model_dir})"])
 
 
 def lm_eval_version(lm_eval: str) -> str:

@@ -9,7 +9,8 @@ from both (the reference reuses the backend's model and tokenizer).
 
 Runs alternate (ours, reference, reference, ours, ...) so that drift in the machine's load
 falls on both; ratios are of medians. Tokens are counted the same way for both: generated
-positions that are not padding (the end-of-sequence token is the pad token here).
+tokens before the end-of-sequence token (which is also the pad token here). ``same_outputs``
+counts the prompts whose decoded answers are identical.
 
     .venv/bin/python perf/generation_throughput.py            # 64 prompts, 64 new tokens, 2 rounds
     .venv/bin/python perf/generation_throughput.py --quick    # 16 prompts, 16 new tokens, 1 round
@@ -55,16 +56,20 @@ def main() -> None:
     requests = [dataclasses.replace(item.requests[0], max_tokens=args.max_new_tokens) for item in items]
     tok, model = backend._tokenizer, backend._model
 
+    answers: dict[str, list[str]] = {}
+
     def ours() -> tuple[int, float, float]:
         t0, c0 = time.perf_counter(), time.process_time()
         out = list(backend.run(requests, lambda n: None))
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         assert all(r.ok for _, r in out), [r.error for _, r in out if not r.ok][:1]
+        answers["ours"] = [r.text for _, r in sorted(out, key=lambda pair: pair[0])]
         return sum(int(r.meta["completion_tokens"]) for _, r in out), wall, cpu
 
     def reference() -> tuple[int, float, float]:
         t0, c0 = time.perf_counter(), time.process_time()
         tokens = 0
+        answers["reference"] = []
         for start in range(0, len(requests), args.batch_size):
             batch = requests[start : start + args.batch_size]
             texts = [tok.apply_chat_template([{"role": m.role, "content": m.content} for m in r.messages],
@@ -73,7 +78,9 @@ def main() -> None:
             with torch.inference_mode():
                 output = model.generate(**inputs, max_new_tokens=args.max_new_tokens, do_sample=False,
                                         pad_token_id=tok.pad_token_id)
-            tokens += int((output[:, inputs["input_ids"].shape[1]:] != tok.pad_token_id).sum())
+            new = output[:, inputs["input_ids"].shape[1]:]
+            tokens += int((new != tok.pad_token_id).sum())
+            answers["reference"] += tok.batch_decode(new, skip_special_tokens=True)
         return tokens, time.perf_counter() - t0, time.process_time() - c0
 
     # Warm-up: the first generate() call pays one-off costs (kernels, caches) that neither side should.
@@ -106,7 +113,9 @@ def main() -> None:
         detail={"ours_tokens_per_s": ours_tps, "reference_tokens_per_s": ref_tps,
                 "ours_tokens": [r["tokens"] for r in runs["ours"]],
                 "reference_tokens": [r["tokens"] for r in runs["reference"]],
-                "cpu_time_ratio": ours_cpu / ref_cpu, "threads": args.threads, "rounds": args.rounds},
+                "cpu_time_ratio": ours_cpu / ref_cpu, "threads": args.threads, "rounds": args.rounds,
+                "same_outputs": f"{sum(a == b for a, b in zip(answers['ours'], answers['reference'], strict=True))}"
+                                f"/{len(requests)}"},
     )
     c.write_result("generation_throughput", args, [figure], machine_info=machine, started=started,
                    extra={"runs": runs, "order": order, "settings": vars(args)},

@@ -4,17 +4,18 @@
 done, and then starts the next batch: a row that ended after 40 tokens still costs a forward
 pass at every step of a neighbour that runs to 256. :func:`greedy_stream` instead drops a row
 (and its keys and values) the moment it emits an end-of-sequence token, reaches a stop string
-or its token budget, and prefills a waiting prompt into the free place, so the batch stays
-full until the prompts run out and each answer is ready (and cached) as soon as its row ends.
+or its token budget, and prefills waiting prompts into the free places once half the batch
+is free; each answer is ready (and cached) as soon as its row ends.
 
-Two more savings, both exact: the tokens every prompt starts with (a chat template's system
+Two more savings: the tokens every prompt starts with (a chat template's system
 turn, a benchmark's instructions) are prefilled once and their keys and values copied into
 each row, and the key/value cache is written in place (:func:`_slab_layer`) instead of being
 copied onto itself at every step as transformers' ``DynamicCache`` does.
 
 It is used for greedy decoding only, and only for models whose generation config adds no
 logits processor (repetition penalty, banned words, ...): there it chooses what ``generate``
-chooses (``tests/test_greedy.py`` compares them token by token on the embedded model);
+chooses (``tests/test_greedy.py`` compares them token by token on the embedded model, and
+32 GSM8K answers of up to 256 tokens came out identical);
 anywhere else the backend calls ``generate`` itself.
 
 Example::
@@ -91,8 +92,8 @@ def greedy_stream(
     """Decode every prompt greedily; yield ``(index, new tokens)`` as each row finishes.
 
     At most ``batch_size`` rows decode together (and, with ``max_batch_tokens``, at most that
-    many rows x longest possible row). A finished row leaves the batch at once and a waiting
-    prompt takes its place, so the batch stays full until the prompts run out. A row ends at
+    many rows x longest possible row). A finished row leaves the batch at once (its answer is
+    yielded then, not when the batch ends) and waiting prompts take the free places. A row ends at
     an end-of-sequence token (kept in its tokens), at its ``max_new_tokens``, or when its
     ``stopped`` callback says so. Waiting prompts join once ``refill`` rows are free: a
     joining row pads the whole batch's cache out to the longest row's width, so refilling at

@@ -186,6 +186,7 @@ class TransformersBackend:
         out = self.model_cache / f"{source.stem}-{file_fingerprint(source)}"
         if (out / "config.json").exists():
             self.loaded_from = f"converted cache {out}"
+            _drop_quantization_config(out / "config.json")  # converted by an older version
             return str(out)
         self.loaded_from = "GGUF (first load converts it; later loads use the cache)"
         tokenizer = transformers.AutoTokenizer.from_pretrained(source.parent, gguf_file=source.name)
@@ -198,6 +199,7 @@ class TransformersBackend:
         fresh.generation_config = quantized.generation_config
         staging = out.with_name(out.name + f".tmp{os.getpid()}")
         fresh.save_pretrained(staging)
+        _drop_quantization_config(staging / "config.json")
         tokenizer.save_pretrained(staging)
         (staging / "pytest-llmeval.json").write_text(json.dumps({"converted_from": str(source)}))
         try:
@@ -293,10 +295,11 @@ class TransformersBackend:
         tok, model = self._tokenizer, self._model
         started = time.perf_counter()
         answered: set[int] = set()
+        ends = eos_ids(model, tok)
         try:
             for n, new in greedy_stream(
                 model, [encoded[i] for i in indices],
-                max_new_tokens=[requests[i].max_tokens for i in indices], eos_ids=eos_ids(model, tok),
+                max_new_tokens=[requests[i].max_tokens for i in indices], eos_ids=ends,
                 batch_size=self.batch_size, max_batch_tokens=self.max_batch_tokens,
                 stopped=[stop_checker(tok, requests[i].stop) for i in indices], pad_id=tok.pad_token_id,
                 refill=max(1, self.batch_size // 2),
@@ -307,7 +310,7 @@ class TransformersBackend:
                 yield i, Response(text=_cut_at_stop(text, requests[i].stop), meta={
                     "backend": self.name, "decoding": "greedy, continuous batch", "batch": self.batch_size,
                     "elapsed_s": round(time.perf_counter() - started, 3), "prompt_tokens": len(encoded[i]),
-                    "completion_tokens": len(new)})
+                    "completion_tokens": len(new) - (1 if new and new[-1] in ends else 0)})
                 progress(1)
         except Exception as exc:
             failed = [i for i in indices if i not in answered]
@@ -351,6 +354,18 @@ class TransformersBackend:
                 values.append(float(sum(logprobs[row, p, t] for p, t in zip(positions, c, strict=False))))
             yield i, Response(choice_logprobs=values, meta={"backend": self.name, "method": "per choice"})
             progress(1)
+
+
+def _drop_quantization_config(config_file: Path) -> None:
+    """Remove the GGUF ``quantization_config`` that ``save_pretrained`` writes even for dequantized
+    weights: with it, other tools (lm-eval, ``transformers serve``) refuse the directory."""
+    config = json.loads(config_file.read_text())
+    if "quantization_config" not in config:
+        return
+    del config["quantization_config"]
+    staging = config_file.with_name(f"config.json.tmp{os.getpid()}")
+    staging.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    os.replace(staging, config_file)  # atomic: another worker may be reading it
 
 
 def _last_logits_only(model: Any) -> dict[str, int]:
