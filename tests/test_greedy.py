@@ -18,6 +18,7 @@ torch = pytest.importorskip("torch")
 from pytest_llmeval.backends.greedy import (  # noqa: E402
     MIN_SHARED_PREFIX,
     _admissible,
+    _argmax_head,
     _shared_prefix,
     eos_ids,
     greedy_stream,
@@ -159,3 +160,35 @@ def test_admission_waits_for_refill_free_places_and_respects_the_token_budget() 
     # Each row may grow to 20 tokens: a 50-token budget holds two rows.
     assert _admissible([], deque(range(6)), prompts_, limits, 4, 50, 1) == [0, 1]
     assert _admissible([0, 1], deque([2]), prompts_, limits, 4, 50, 1) == []
+
+
+class _TinyLM(torch.nn.Module):
+    """Just enough of a causal LM for the head swap: an output projection behind the accessors."""
+
+    def __init__(self, head: torch.nn.Linear) -> None:
+        super().__init__()
+        self.lm_head = head
+
+    def get_output_embeddings(self) -> torch.nn.Linear:
+        return self.lm_head
+
+    def set_output_embeddings(self, head: torch.nn.Module) -> None:
+        self.lm_head = head
+
+
+def test_the_fast_head_keeps_every_argmax_and_falls_back_on_a_near_tie() -> None:
+    torch.manual_seed(0)
+    head = torch.nn.Linear(64, 5000, bias=False)
+    model = _TinyLM(head)
+    hidden = torch.randn(16, 1, 64)
+    with torch.no_grad():  # row 7 a copy of row 5: a hidden state pointing at it ties them at the top
+        head.weight[7] = head.weight[5]
+    tie = (head.weight[5] * 3).detach().reshape(1, 1, 64).repeat(16, 1, 1)
+    with torch.inference_mode(), _argmax_head(model, 16):
+        fast = model.lm_head
+        assert fast is not head, "a CPU float32 head is swapped"
+        assert torch.equal(fast(hidden).argmax(-1), head(hidden).argmax(-1))
+        before = fast.exact_steps
+        assert torch.equal(fast(tie), head(tie)), "a near tie is answered by the original projection"
+        assert fast.exact_steps == before + 1
+    assert model.lm_head is head, "restored afterwards"

@@ -7,10 +7,12 @@ pass at every step of a neighbour that runs to 256. :func:`greedy_stream` instea
 or its token budget, and prefills waiting prompts into the free places once half the batch
 is free; each answer is ready (and cached) as soon as its row ends.
 
-Two more savings: the tokens every prompt starts with (a chat template's system
+More savings: the tokens every prompt starts with (a chat template's system
 turn, a benchmark's instructions) are prefilled once and their keys and values copied into
 each row, and the key/value cache is written in place (:func:`_slab_layer`) instead of being
-copied onto itself at every step as transformers' ``DynamicCache`` does.
+copied onto itself at every step as transformers' ``DynamicCache`` does. On a CPU the
+vocabulary projection runs with a packed weight and falls back to the model's own on a near
+tie (:func:`_argmax_head`), so the chosen token never changes.
 
 It is used for greedy decoding only, and only for models whose generation config adds no
 logits processor (repetition penalty, banned words, ...): there it chooses what ``generate``
@@ -27,6 +29,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 from collections import deque
@@ -116,7 +119,7 @@ def greedy_stream(
         check = stopped[row] if stopped is not None else None
         return got[-1] in eos_ids or len(got) >= max_new_tokens[row] or (check is not None and check(got))
 
-    with torch.inference_mode():
+    with torch.inference_mode(), _argmax_head(model, batch_size):
         while pending or batch.rows:
             admit = _admissible(batch.rows, pending, prompts, max_new_tokens, batch_size, max_batch_tokens, refill)
             if admit:
@@ -367,6 +370,68 @@ def _slab_layer() -> Any:
             self.select(indices, 0)
 
     return SlabLayer
+
+
+#: A fast projection's top two logits must differ by more than this, relative to the top one
+#: (plus the same absolute), for its argmax to be taken; rounding moves them by about 1e-5.
+ARGMAX_MARGIN = 1e-3
+
+
+@contextlib.contextmanager
+def _argmax_head(model: Any, batch_size: int) -> Iterator[None]:
+    """On a CPU, swap the model's vocabulary projection for one that is quicker but, for greedy
+    decoding, exact: oneDNN with the weight packed once (the plain product repacks the whole
+    weight at every step: 34 against 21 ms a step for SmolLM2's 49,152 x 576 head at batch 16).
+    Its logits differ from the plain product's by rounding, so it answers with them only when
+    every row's best logit leads the second by :data:`ARGMAX_MARGIN`; otherwise (a near tie in
+    some row) that step's logits come from the original projection. Only argmax is ever read."""
+    import torch
+
+    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    usable = (
+        isinstance(head, torch.nn.Linear) and head.weight.device.type == "cpu" and head.weight.dtype == torch.float32
+        and torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_reorder_linear_weight")
+    )
+    if not usable:
+        yield
+        return
+    try:
+        fast = _fast_head_class()(head, batch_size)
+    except RuntimeError:  # a torch build whose oneDNN lacks the operator
+        yield
+        return
+    model.set_output_embeddings(fast)
+    try:
+        yield
+    finally:
+        model.set_output_embeddings(head)
+
+
+@functools.cache
+def _fast_head_class() -> Any:
+    import torch
+
+    class FastArgmaxHead(torch.nn.Module):
+        def __init__(self, head: Any, batch_size: int) -> None:
+            super().__init__()
+            self.head = head
+            self.packed = torch.ops.mkldnn._reorder_linear_weight(head.weight.detach(), batch_size)
+            self.fast_steps = 0
+            self.exact_steps = 0
+
+        def forward(self, hidden: Any) -> Any:
+            if self.head.out_features < 2:
+                return self.head(hidden)
+            flat = hidden.reshape(-1, hidden.shape[-1])
+            logits = torch.ops.mkldnn._linear_pointwise(flat, self.packed, self.head.bias, "none", [], "")
+            top = logits.topk(2, dim=-1).values
+            if bool(((top[:, 0] - top[:, 1]) > ARGMAX_MARGIN * (1 + top[:, 0].abs())).all()):
+                self.fast_steps += 1
+                return logits.reshape(*hidden.shape[:-1], -1)
+            self.exact_steps += 1
+            return self.head(hidden)
+
+    return FastArgmaxHead
 
 
 def stop_checker(tokenizer: Any, stop: Sequence[str]) -> Callable[[list[int]], bool] | None:
