@@ -126,10 +126,12 @@ def greedy_stream(
                 for row in admit:
                     tokens[row] = []
                 batch.admit([prompts[row] for row in admit], admit, headroom=max(max_new_tokens[row] for row in (*batch.rows, *admit)))
+                fresh = set(admit)  # the rows already there did not step: only the new ones have a token
             else:
                 batch.step()
+                fresh = set(batch.rows)
             for row, token in zip(batch.rows, batch.following.tolist(), strict=True):
-                if len(tokens[row]) < batch.fed[row] + 1:  # a token not yet recorded for this row
+                if row in fresh:
                     tokens[row].append(token)
             done = [row for row in batch.rows if finished(row)]
             if done:
@@ -191,8 +193,6 @@ class _Batch:
         self.prefix = prefix
         self._prefix_cache: list[tuple[Any, Any]] | None = None
         self.rows: list[int] = []
-        #: How many tokens of each row have been fed back into the model after its prompt.
-        self.fed: dict[int, int] = {}
         self.cache: Any = None
         self.mask: Any = None
         self.last: Any = None  # each row's position of the token it fed last
@@ -224,8 +224,6 @@ class _Batch:
         logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, cache=cache, use_cache=True,
                             **self._logits_to_keep).logits
         first = logits[:, -1, :].argmax(-1)
-        for row in rows:
-            self.fed[row] = 0
         if self.cache is None:
             self.cache, self.mask, self.last, self.following = cache, mask, positions[:, -1], first
             self.rows = list(rows)
@@ -268,8 +266,6 @@ class _Batch:
         logits = self.model(input_ids=self.following[:, None], attention_mask=self.mask, position_ids=self.last[:, None],
                             cache=self.cache, use_cache=True).logits
         self.following = logits[:, -1, :].argmax(-1)
-        for row in self.rows:
-            self.fed[row] += 1
 
     def remove(self, done: list[int]) -> None:
         """Drop finished rows, then the columns on the left that only they used."""
@@ -277,8 +273,6 @@ class _Batch:
 
         gone = set(done)
         keep = [slot for slot, row in enumerate(self.rows) if row not in gone]
-        for row in done:
-            del self.fed[row]
         self.rows = [self.rows[slot] for slot in keep]
         if not keep:
             self.cache = self.mask = self.last = self.following = None
