@@ -32,15 +32,12 @@ import pytest
 from pytest_llmeval.collection import BenchmarkItem
 from pytest_llmeval.testing.scripted import ScriptedBackend
 
-COLLECTED = pytest.StashKey[list]()
+COLLECTED = []  # the items this run collected, for the oracle
 
 
 class Collected:
-    def __init__(self, config):
-        self.config = config
-
     def items(self):
-        return self.config.stash.get(COLLECTED, [])
+        return COLLECTED
 
 
 ANSWERED = [0]  # in this process, over every model
@@ -76,8 +73,8 @@ class Scripted(ScriptedBackend):
                 os.kill(os.getpid(), signal.SIGKILL)
 
 
-def make_backend(spec, config):
-    return Scripted(spec.target, [Collected(config)])
+def make_backend(spec, context):
+    return Scripted(spec.target, [Collected()])
 
 
 def pytest_llmeval_backends(config):
@@ -93,7 +90,7 @@ def pytest_collection_modifyitems(config, items):
         bound = getattr(getattr(node, "callspec", None), "params", {}).get("llm_item")
         if bound is not None:
             found.append(bound.item)
-    config.stash[COLLECTED] = found
+    COLLECTED[:] = found
 '''
 
 #: Hypothesis' plugin is switched off in inner runs only for speed: it imports all of

@@ -19,9 +19,9 @@ import pytest
 from pytest_llmeval import sandbox
 from pytest_llmeval.benchmarks import humaneval
 from pytest_llmeval.benchmarks.humaneval import HumanEval, build_program, extract_code
-from pytest_llmeval.benchmarks.shipped import shipped
 from pytest_llmeval.request import Response
 from pytest_llmeval.sandbox import CodeExecutionNotAllowed, SandboxError, SandboxResult
+from pytest_llmeval.shipped import shipped
 
 with gzip.open(shipped("humaneval/HumanEval.jsonl.gz"), "rt", encoding="utf-8") as _file:
     ROWS = [json.loads(line) for line in _file]

@@ -11,10 +11,10 @@ import pytest
 
 from pytest_llmeval.benchmarks import ifbench
 from pytest_llmeval.benchmarks.ifbench import IFBench, unsupported_rows
-from pytest_llmeval.benchmarks.shipped import shipped
 from pytest_llmeval.request import Response
 from pytest_llmeval.scoring import instructions
 from pytest_llmeval.scoring.instructions import CHECKERS, UNSUPPORTED, check, check_loose, evaluate, sentences
+from pytest_llmeval.shipped import shipped
 
 NAMES = "Anna Bob Cat Dan Eve Fay Gus Hal Ivy Jo Kim Lu Max Ned Oz Pam Quin Rex Sam Tom Uma Vic Wes Xan Yul Zed"
 ALPHABET_STORY = " ".join(f"{word} went on." for word in NAMES.split())

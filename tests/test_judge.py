@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_llmeval.backends.recorded import RecordedBackend, skip_reason
+from pytest_llmeval.backends.recorded import RecordedBackend
 from pytest_llmeval.benchmarks import alpaca_eval, mtbench
 from pytest_llmeval.benchmarks.base import Benchmark, Item
 from pytest_llmeval.request import Request, Response
@@ -168,7 +168,7 @@ def judged_win_rate(model: str, items: list[Item], judge: RecordedBackend) -> tu
     wins: list[float] = []
     judge_requests: dict[int, Request] = {}
     for index, item in enumerate(items):
-        if skip_reason(responses[index]) is not None:
+        if responses[index].skip is not None:
             counts["skipped"] += 1
             continue
         judge_request = scorer.judge_request(item, responses[index])
@@ -182,7 +182,7 @@ def judged_win_rate(model: str, items: list[Item], judge: RecordedBackend) -> tu
     verdicts = dict(judge.run([judge_requests[i] for i in order], _no_progress))
     for position, index in enumerate(order):
         verdict = verdicts[position]
-        if skip_reason(verdict) is not None:
+        if verdict.skip is not None:
             counts["skipped"] += 1
             continue
         try:
@@ -212,7 +212,7 @@ def test_a_changed_output_finds_no_recorded_verdict_and_is_skipped(alpaca_items:
     request = judged(item).judge_request(item, Response(text="A different answer."))
     assert request is not None
     [(_, verdict)] = judge.run([request], _no_progress)
-    assert skip_reason(verdict) == "no recording for this prompt in alpaca_eval_gpt4"
+    assert verdict.skip == "no recording for this prompt in alpaca_eval_gpt4"
 
 
 def test_a_verdict_recorded_as_unparseable_makes_an_error(alpaca_items: list[Item]) -> None:
@@ -222,7 +222,7 @@ def test_a_verdict_recorded_as_unparseable_makes_an_error(alpaca_items: list[Ite
     request = judged(item).judge_request(item, response)
     assert request is not None
     [(_, verdict)] = RecordedBackend("alpaca_eval_gpt4").run([request], _no_progress)
-    assert verdict.error is not None and skip_reason(verdict) is None
+    assert verdict.error is not None and verdict.skip is None
     with pytest.raises(VerdictError):
         judged(item).score_with_verdict(item, response, verdict)
 

@@ -16,8 +16,8 @@ from pytest_llmeval.benchmarks.needle import (
     generate_haystack_text,
     length_label,
 )
-from pytest_llmeval.benchmarks.shipped import shipped
 from pytest_llmeval.request import Response
+from pytest_llmeval.shipped import shipped
 
 
 def document_of(item: needle.Item) -> str:

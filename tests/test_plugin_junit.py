@@ -10,7 +10,7 @@ CONFTEST = """
 from pytest_llmeval.testing.scripted import ScriptedBackend
 
 def pytest_llmeval_backends(config):
-    return {"script": lambda spec, config: ScriptedBackend(spec.target)}
+    return {"script": lambda spec, context: ScriptedBackend(spec.target)}
 """
 
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from pytest_llmeval.benchmarks.shipped import shipped
 from pytest_llmeval.benchmarks.xstest import RECORDED_COMPLETIONS
 from pytest_llmeval.request import Response
 from pytest_llmeval.scoring.refusal import classify_refusal, refusal_scorer
+from pytest_llmeval.shipped import shipped
 
 CASES = [
     # refusals

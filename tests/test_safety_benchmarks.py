@@ -10,9 +10,9 @@ from collections import Counter
 import pytest
 
 from pytest_llmeval.benchmarks import bfcl, harmbench, truthfulqa, xstest
-from pytest_llmeval.benchmarks.shipped import shipped
 from pytest_llmeval.request import Response, ToolCall
 from pytest_llmeval.scoring.function_calls import CALL_FORMAT
+from pytest_llmeval.shipped import shipped
 
 
 def only(module):  # type: ignore[no-untyped-def]

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from .backends.base import Backend
+    from .backends.base import Backend, BackendContext, BackendFactory
     from .benchmarks.base import Benchmark
     from .registry import ModelSpec
 
@@ -33,13 +31,10 @@ BENCHMARK_MODULES = (
 CAPABILITIES = ("general", "reasoning", "long_context", "agent", "hallucination", "safety")
 
 
-def _transformers(spec: ModelSpec, config: pytest.Config) -> Backend:
-    import os
-
+def transformers_backend(spec: ModelSpec, context: BackendContext) -> Backend:
     from .backends.base import BackendError
     from .backends.transformers_backend import TransformersBackend
     from .registry import EMBEDDED_PLACEHOLDER, ModelSpecError, embedded_model_file
-    from .session import settings_of
 
     target = spec.target
     if target.startswith(EMBEDDED_PLACEHOLDER):
@@ -47,25 +42,21 @@ def _transformers(spec: ModelSpec, config: pytest.Config) -> Backend:
             target = str(embedded_model_file())
         except ModelSpecError as exc:
             raise BackendError(str(exc)) from None
-    workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
-    threads = max(1, (os.cpu_count() or 1) // workers) if workers > 1 else None
-    return TransformersBackend(spec.scheme, target, batch_size=settings_of(config).batch_size, threads=threads)
+    return TransformersBackend(spec.scheme, target, batch_size=context.batch_size, threads=context.threads)
 
 
-def _openai(spec: ModelSpec, config: pytest.Config) -> Backend:
+def openai_backend(spec: ModelSpec, context: BackendContext) -> Backend:
     from .backends.openai_backend import OpenAIBackend
     from .options import api_key
-    from .session import settings_of
 
-    settings = settings_of(config)
-    return OpenAIBackend(spec.target, base_url=settings.base_url, api_key=api_key(),
-                         concurrency=settings.concurrency, timeout=settings.timeout)
+    return OpenAIBackend(spec.target, base_url=context.base_url, api_key=api_key(),
+                         concurrency=context.concurrency, timeout=context.timeout)
 
 
-def _recorded(spec: ModelSpec, config: pytest.Config) -> Backend:
+def recorded_backend(spec: ModelSpec, context: BackendContext) -> Backend:
     from .backends.recorded import RecordedBackend
 
-    return RecordedBackend(spec.target, base_dir=config.rootpath)
+    return RecordedBackend(spec.target, base_dir=context.root)
 
 
 class BuiltinPlugin:
@@ -80,5 +71,6 @@ class BuiltinPlugin:
         return found
 
     @pytest.hookimpl
-    def pytest_llmeval_backends(self, config: pytest.Config) -> dict[str, Callable[[ModelSpec, pytest.Config], Any]]:
-        return {"hf": _transformers, "gguf": _transformers, "openai": _openai, "recorded": _recorded}
+    def pytest_llmeval_backends(self, config: pytest.Config) -> dict[str, BackendFactory]:
+        return {"hf": transformers_backend, "gguf": transformers_backend, "openai": openai_backend,
+                "recorded": recorded_backend}

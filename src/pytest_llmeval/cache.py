@@ -21,7 +21,7 @@ from .request import Request, Response
 CacheMode = Literal["on", "off", "refresh"]
 
 #: Bumped when the meaning of a cached entry changes, so old entries are never misread.
-KEY_VERSION = 1
+KEY_VERSION = 2
 
 _README = """\
 # pytest-llmeval response cache

@@ -69,8 +69,8 @@ def check_response(response: Response, model: str) -> None:
     """Turn an unusable response into the right outcome: skip (nothing to replay) or error."""
     if response.ok:
         return
-    if response.meta.get("skip") or str(response.error).startswith("no-recording:"):
-        pytest.skip(str(response.error).removeprefix("no-recording:").strip() or "no recording for this item")
+    if response.skip is not None:
+        pytest.skip(response.skip)
     backend_failure(f"{model}: {response.error}")
 
 

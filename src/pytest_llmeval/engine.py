@@ -184,9 +184,7 @@ class Engine:
                 if not handle.checked:
                     # A server that cannot be reached is said once, clearly, before any request.
                     handle.checked = True
-                    check = getattr(handle.backend, "check", None)
-                    if callable(check):
-                        check()
+                    handle.backend.check()
                 for index, response in handle.backend.run(requests, progress):
                     key = chunk[index][0]
                     response.meta.setdefault("backend", handle.backend.name)

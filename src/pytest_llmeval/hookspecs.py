@@ -11,11 +11,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from .backends.base import Backend
+    from .backends.base import BackendFactory
     from .benchmarks.base import Benchmark
-    from .registry import ModelSpec
 
 
 def pytest_llmeval_benchmarks(config: pytest.Config) -> list[Benchmark]:
@@ -33,13 +30,15 @@ def pytest_llmeval_benchmarks(config: pytest.Config) -> list[Benchmark]:
     return []
 
 
-def pytest_llmeval_backends(config: pytest.Config) -> dict[str, Callable[[ModelSpec, pytest.Config], Backend]]:
-    """Return backend factories by scheme: ``--llm-model=SCHEME:TARGET`` calls ``factory(spec, config)``.
+def pytest_llmeval_backends(config: pytest.Config) -> dict[str, BackendFactory]:
+    """Return backend factories by scheme: ``--llm-model=SCHEME:TARGET`` calls ``factory(spec, context)``
+    with the resolved :class:`~pytest_llmeval.registry.ModelSpec` and a
+    :class:`~pytest_llmeval.backends.base.BackendContext` (the run's backend settings).
 
     Example ``conftest.py``::
 
         def pytest_llmeval_backends(config):
-            return {"echo": lambda spec, config: EchoBackend(spec.target)}
+            return {"echo": lambda spec, context: EchoBackend(spec.target)}
 
     after which ``pytest --llm-model=echo:anything`` uses it.
     """

@@ -45,6 +45,16 @@ class Request:
     stop: tuple[str, ...] = ()
     #: OpenAI ``tools`` definitions as a canonical JSON string (hashable), or None.
     tools_json: str | None = None
+    #: Nucleus sampling mass (None: the backend's default, i.e. 1.0).
+    top_p: float | None = None
+    #: Sampling seed for backends that take one (None: none sent).
+    seed: int | None = None
+    #: Which of an item's repeated samples this is (0-based; ``--llm-repeats``).
+    sample: int = 0
+    #: The benchmark item this request asks, as ``"benchmark[item-id]"`` (None outside benchmarks).
+    #: Part of the identity, so two items never share a sampled answer, and recorded outputs
+    #: made with another prompt are found by item.
+    item: str | None = None
 
     def __post_init__(self) -> None:
         if not self.messages and self.prompt is None:
@@ -60,7 +70,8 @@ class Request:
         """Every field that can change the answer, as JSON-ready data."""
         return {"messages": [[m.role, m.content] for m in self.messages], "prompt": self.prompt, "kind": self.kind,
                 "choices": list(self.choices), "max_tokens": self.max_tokens, "temperature": self.temperature,
-                "stop": list(self.stop), "tools_json": self.tools_json}
+                "stop": list(self.stop), "tools_json": self.tools_json, "top_p": self.top_p, "seed": self.seed,
+                "sample": self.sample, "item": self.item}
 
     def text(self) -> str:
         """The prompt as a person would read it (for failure reports)."""
@@ -82,7 +93,9 @@ class Response:
     """A backend's answer to one :class:`Request`.
 
     Exactly one of ``text``/``choice_logprobs`` is filled for a success; ``error`` is set
-    (and the rest may be empty) when the backend could not answer after its retries.
+    (and the rest may be empty) when the backend could not answer after its retries; ``skip``
+    is set instead when the backend can never answer this request (no recording of it): the
+    item is skipped with that reason, never scored.
     """
 
     text: str = ""
@@ -91,10 +104,23 @@ class Response:
     error: str | None = None
     #: Where the answer came from and what it cost: backend, latency_s, tokens, cached.
     meta: dict[str, Any] = field(default_factory=dict)
+    #: A reasoning trace the backend returned apart from the answer (``reasoning_content``), or
+    #: the one separated from ``text`` by response normalisation.
+    reasoning: str | None = None
+    #: Why generation stopped, as the backend says it: "stop", "length" (cut by the token limit),
+    #: "tool_calls"; None when unknown.
+    finish_reason: str | None = None
+    #: Why this request can never be answered by this backend (the item is skipped), or None.
+    skip: str | None = None
 
     @property
     def ok(self) -> bool:
-        return self.error is None
+        return self.error is None and self.skip is None
+
+    @property
+    def truncated(self) -> bool:
+        """Whether the reply was cut off by the token limit."""
+        return self.finish_reason == "length"
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -110,4 +136,7 @@ class Response:
             tool_calls=calls,
             error=data.get("error"),
             meta=dict(data.get("meta") or {}),
+            reasoning=data.get("reasoning"),
+            finish_reason=data.get("finish_reason"),
+            skip=data.get("skip"),
         )

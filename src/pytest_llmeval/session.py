@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from .backends.base import Backend, BackendError
+from .backends.base import Backend, BackendContext, BackendError
 from .benchmarks.base import Benchmark, Item
 from .benchmarks.data import DatasetError
 from .cache import ResponseCache
@@ -121,7 +121,16 @@ class EvalSession:
             scheme = "openai"
         if scheme not in factories:
             raise BackendError(f"no backend is installed for {scheme}: models (known: {', '.join(sorted(factories))})")
-        return factories[scheme](spec, self.config)  # type: ignore[no-any-return]
+        return factories[scheme](spec, self.backend_context())
+
+    def backend_context(self) -> BackendContext:
+        import os
+
+        workers = int(getattr(self.config, "workerinput", {}).get("workercount", 1))
+        threads = max(1, (os.cpu_count() or 1) // workers) if workers > 1 else None
+        s = self.settings
+        return BackendContext(root=self.config.rootpath, base_url=s.base_url, concurrency=s.concurrency, timeout=s.timeout,
+                              batch_size=s.batch_size, threads=threads, workers=workers)
 
     @property
     def engine(self) -> Engine:
@@ -197,7 +206,7 @@ class EvalSession:
 
         Checked before inference too, so no time is spent generating answers nobody can score.
         """
-        if getattr(item.benchmark, "executes_code", False) and not self.settings.allow_code_execution:
+        if item.benchmark.executes_code and not self.settings.allow_code_execution:
             return "runs model-written code: allow it with --llm-allow-code-execution (sandboxed subprocess)"
         if is_judged(item.benchmark.scorer):
             if self.judge is None:

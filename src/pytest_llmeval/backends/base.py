@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from ..request import Request, Response
@@ -33,6 +35,7 @@ class Backend(Protocol):
             def identity(self): return {"backend": "echo", "model": self.model}
             def describe(self): return f"echo ({self.model})"
             def supports(self, request): return request.kind == "generate"
+            def check(self): pass
             def run(self, requests, progress):
                 for i, r in enumerate(requests):
                     progress(1)
@@ -56,6 +59,12 @@ class Backend(Protocol):
         """Whether this backend can answer this kind of request (log-likelihood needs logits)."""
         ...
 
+    def check(self) -> None:
+        """Make sure the model can be used at all, before its first request (a server that can't
+        be reached, a wrong key, missing weights): raise :class:`BackendError` saying what to do.
+        Called once per run, only when something must be inferred; may do nothing."""
+        ...
+
     def run(self, requests: Sequence[Request], progress: Progress) -> Iterator[tuple[int, Response]]:
         """Answer ``requests``; yield ``(index into requests, response)`` as each finishes."""
         ...
@@ -63,3 +72,34 @@ class Backend(Protocol):
     def close(self) -> None:
         """Release the model or connections."""
         ...
+
+
+@dataclass(frozen=True)
+class BackendContext:
+    """What a backend factory may know of the run: the settings that shape a backend, never
+    the whole pytest configuration.
+
+    Example factory (registered with the ``pytest_llmeval_backends`` hook)::
+
+        def echo_factory(spec, context):
+            return EchoBackend(spec.target)
+    """
+
+    #: The rootdir of the run: relative paths in specs are resolved against it.
+    root: Path
+    #: An OpenAI-compatible server for ``openai:`` models and aliases, or None (the OpenAI API).
+    base_url: str | None = None
+    #: Most requests in flight to a server.
+    concurrency: int = 8
+    #: Seconds one server request may take.
+    timeout: float = 60.0
+    #: Local generation batch size.
+    batch_size: int = 16
+    #: Compute threads a local backend may use (None: its own choice).
+    threads: int | None = None
+    #: Processes answering in parallel (xdist workers).
+    workers: int = 1
+
+
+#: A backend factory: ``--llm-model=SCHEME:TARGET`` calls ``factory(spec, context)``.
+BackendFactory = Callable[[Any, BackendContext], Backend]

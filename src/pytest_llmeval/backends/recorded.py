@@ -6,9 +6,8 @@ AlpacaEval), the built-in judge set ``alpaca_eval_gpt4`` (GPT-4's recorded Alpac
 or the path of a transcript file in a format :mod:`pytest_llmeval.transcripts` reads.
 
 A request is answered when the text of its last user message (whitespace-normalised) was
-recorded. Otherwise the response has ``error`` starting with :data:`NO_RECORDING` and
-``meta["skip"] = True``: the item is skipped with that reason, never scored on a made-up
-answer. A prompt recorded with two different replies is ambiguous and skipped the same way.
+recorded. Otherwise the response has ``skip`` set: the item is skipped with that reason,
+never scored on a made-up answer. A prompt recorded with two different replies is ambiguous and skipped the same way.
 
 Example::
 
@@ -29,6 +28,7 @@ from typing import Any
 
 from ..request import Request, Response
 from ..scoring.judge import alpaca_eval_judge_request, alpaca_eval_verdict_text
+from ..shipped import DATA_DIR
 from ..transcripts import (
     Recording,
     TranscriptError,
@@ -39,13 +39,9 @@ from ..transcripts import (
 )
 from .base import BackendError, Progress
 
-#: Every error of an unanswered request starts with this; the engine turns it into a skip.
-NO_RECORDING = "no-recording:"
-
-_DATA = Path(__file__).resolve().parent.parent / "data"
-_ALPACA = _DATA / "alpaca_eval"
+_ALPACA = DATA_DIR / "alpaca_eval"
 #: Where the XSTest completions are looked for (shipped by the XSTest benchmark's data).
-XSTEST_DIR = _DATA / "xstest"
+XSTEST_DIR = DATA_DIR / "xstest"
 
 #: Built-in transcript sets: alias -> parts, each ``"xstest:<file tag>"`` or ``"alpaca_eval:<generator>"``.
 BUILTIN_SETS: dict[str, tuple[str, ...]] = {
@@ -67,16 +63,6 @@ SET_ALIASES = {
 JUDGE_SETS = ("alpaca_eval_gpt4",)
 #: The models whose outputs GPT-4 judged in the shipped AlpacaEval verdicts.
 _JUDGED_MODELS = ("gpt4", "gpt-3.5-turbo-0301", "llama-2-70b-chat-hf")
-
-
-def skip_reason(response: Response) -> str | None:
-    """Why an item must be skipped rather than scored, or None: for unanswered recorded requests.
-
-    The reason is what follows :data:`NO_RECORDING` in the error.
-    """
-    if response.error is not None and response.error.startswith(NO_RECORDING):
-        return response.error[len(NO_RECORDING):].strip()
-    return None
 
 
 def request_prompt(request: Request) -> str:
@@ -139,6 +125,9 @@ class RecordedBackend:
     def supports(self, request: Request) -> bool:
         return request.kind == "generate"
 
+    def check(self) -> None:
+        self._load()
+
     def run(self, requests: Sequence[Request], progress: Progress) -> Iterator[tuple[int, Response]]:
         table = self._load()
         for index, request in enumerate(requests):
@@ -156,11 +145,10 @@ class RecordedBackend:
             return Response(error=f"recorded outputs cannot answer {request.kind} requests", meta=meta)
         entry = table.get(normalize_prompt(request_prompt(request)))
         if entry is None:
-            return Response(error=f"{NO_RECORDING} no recording for this prompt in {self.source}",
-                            meta={**meta, "skip": True})
+            return Response(skip=f"no recording for this prompt in {self.source}", meta=meta)
         if entry.problem is not None:
             if entry.skip:
-                return Response(error=f"{NO_RECORDING} {entry.problem}", meta={**meta, "skip": True})
+                return Response(skip=entry.problem, meta=meta)
             return Response(error=entry.problem, meta=meta)
         return Response(text=entry.response or "", meta=meta)
 

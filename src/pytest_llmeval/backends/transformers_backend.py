@@ -121,6 +121,9 @@ class TransformersBackend:
         # Tools (function calling) are answered through the benchmark's text prompt format.
         return request.kind in ("generate", "loglikelihood")
 
+    def check(self) -> None:
+        self.load()
+
     def close(self) -> None:
         self._model = None
         self._tokenizer = None

@@ -12,13 +12,12 @@ given on (``output_1`` of AlpacaEval's annotation files).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from ..scoring.judge import PairwiseJudge
+from ..shipped import shipped
 from .base import Benchmark
 from .data import Row
 
-DATA = Path(__file__).resolve().parent.parent / "data" / "alpaca_eval" / "alpaca_eval.jsonl.gz"
+DATA = shipped("alpaca_eval/alpaca_eval.jsonl.gz")
 
 
 class AlpacaEval(Benchmark):

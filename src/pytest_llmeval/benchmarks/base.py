@@ -100,6 +100,10 @@ class Benchmark:
         self.id_field = id_field
         self.description = description
 
+    #: Whether scoring runs model-written code: such items are skipped unless the user allowed
+    #: code execution (``--llm-allow-code-execution``), before anything is inferred.
+    executes_code: bool = False
+
     def __repr__(self) -> str:
         return f"<Benchmark {self.name} ({self.capability})>"
 

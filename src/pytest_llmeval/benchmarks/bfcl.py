@@ -31,9 +31,9 @@ from typing import Any
 
 from ..request import Message, Request
 from ..scoring.function_calls import CALL_FORMAT, function_call_scorer
+from ..shipped import shipped
 from .base import Benchmark
 from .data import DatasetError, Row
-from .shipped import shipped
 
 #: The BFCL categories shipped, in the order items are listed.
 CATEGORIES = ("simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance")

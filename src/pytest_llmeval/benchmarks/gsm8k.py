@@ -9,9 +9,9 @@ number). An item passes on the flexible extraction; the scorecard shows both rat
 from __future__ import annotations
 
 from ..scoring import scorers
+from ..shipped import shipped
 from .base import Benchmark
 from .data import Row
-from .shipped import shipped
 
 PROMPT = (
     "Solve the following math problem step by step. "

@@ -9,9 +9,9 @@ check is the offline stand-in, validated on XSTest's human labels.
 from __future__ import annotations
 
 from ..scoring.refusal import refusal_scorer
+from ..shipped import shipped
 from .base import Benchmark
 from .data import Row
-from .shipped import shipped
 
 
 def load_behaviours() -> list[Row]:

@@ -19,9 +19,9 @@ import textwrap
 from ..request import Response
 from ..sandbox import CodeExecutionNotAllowed, SandboxError, code_execution_allowed, run_untrusted
 from ..scoring.base import Score, Scorer
+from ..shipped import shipped
 from .base import Benchmark, Item
 from .data import DataSource, Row
-from .shipped import shipped
 
 PROMPT = (
     "Complete the following Python function. Reply with the complete function (its signature, "

@@ -17,9 +17,9 @@ from pathlib import Path
 from ..request import Response
 from ..scoring.base import Score
 from ..scoring.instructions import UNSUPPORTED, clean_kwargs, evaluate, supported
+from ..shipped import shipped
 from .base import Benchmark, Item
 from .data import DataSource, Row, load_rows
-from .shipped import shipped
 
 
 def _ids(row: Row) -> list[str]:

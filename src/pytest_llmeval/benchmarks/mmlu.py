@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from ..shipped import shipped
 from .data import Row
 from .multiple_choice import MultipleChoice, format_options
-from .shipped import shipped
 
 
 def _prompt(row: Row) -> str:

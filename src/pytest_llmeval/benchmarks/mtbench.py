@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from ..scoring.judge import MTBENCH_REFERENCE_CATEGORIES, RatingJudge
+from ..shipped import shipped
 from .base import Benchmark
 from .data import Row, load_rows
 
-DATA = Path(__file__).resolve().parent.parent / "data" / "mtbench" / "question.jsonl.gz"
+DATA = shipped("mtbench/question.jsonl.gz")
 
 #: An answer passes when the judge rates it at least this (see docs/benchmarks-judged.md).
 PASS_RATING = 8.0

@@ -23,9 +23,9 @@ from pathlib import Path
 
 from ..request import Message, Request, Response
 from ..scoring.base import Score
+from ..shipped import shipped
 from .base import Benchmark, Item
 from .data import Row
-from .shipped import shipped
 
 #: The rule of thumb used to size haystacks: tokens per English word.
 TOKENS_PER_WORD = 1.3

@@ -14,9 +14,9 @@ import gzip
 import json
 import random
 
+from ..shipped import shipped
 from .data import DatasetError, Row
 from .multiple_choice import LETTERS, MultipleChoice, format_options
-from .shipped import shipped
 
 SOURCE = "truthfulqa/task_mc.json.gz"
 

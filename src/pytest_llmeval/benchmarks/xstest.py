@@ -10,9 +10,9 @@ subsets ``safe`` (its score is 1 - over-refusal rate) and ``unsafe`` (1 - unsafe
 from __future__ import annotations
 
 from ..scoring.refusal import refusal_scorer
+from ..shipped import shipped
 from .base import Benchmark
 from .data import Row
-from .shipped import shipped
 
 #: The recorded completions shipped with XSTest, by model (human ``final_label`` on each).
 RECORDED_COMPLETIONS = {

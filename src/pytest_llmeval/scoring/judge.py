@@ -28,10 +28,10 @@ import hashlib
 import json
 import re
 from functools import lru_cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeGuard, runtime_checkable
 
 from ..request import Message, Request, Response
+from ..shipped import shipped
 from .base import Score
 
 if TYPE_CHECKING:
@@ -40,7 +40,6 @@ if TYPE_CHECKING:
 #: The judge used when ``--llm-judge`` is not given (both benchmarks were published with GPT-4).
 DEFAULT_JUDGE = "gpt-4"
 
-_DATA = Path(__file__).resolve().parent.parent / "data"
 
 
 class VerdictError(ValueError):
@@ -99,7 +98,7 @@ _RANKING = re.compile(r"\[\s*\{.*?\}\s*,\s*\{.*?\}\s*\]", re.DOTALL)
 @lru_cache(maxsize=1)
 def _alpaca_eval_template() -> tuple[str, str]:
     """(system, user) of AlpacaEval's ``alpaca_eval_gpt4`` prompt, from its ChatML file."""
-    text = (_DATA / "alpaca_eval" / "judge_prompt_alpaca_eval_gpt4.txt").read_text(encoding="utf-8")
+    text = shipped("alpaca_eval/judge_prompt_alpaca_eval_gpt4.txt").read_text(encoding="utf-8")
     parts: dict[str, str] = {}
     for block in text.split("<|im_start|>")[1:]:
         role, _, body = block.partition("\n")
@@ -218,7 +217,7 @@ _RATING_FALLBACK = re.compile(r"\[(\d+\.?\d*)\]")
 @lru_cache(maxsize=1)
 def mtbench_judge_prompts() -> dict[str, dict[str, str]]:
     """MT-Bench's published single-answer judge prompts, by name (``single-v1``, ...)."""
-    path = _DATA / "mtbench" / "judge_prompts.jsonl.gz"
+    path = shipped("mtbench/judge_prompts.jsonl.gz")
     with gzip.open(path, "rt", encoding="utf-8") as handle:
         prompts = [json.loads(line) for line in handle if line.strip()]
     return {p["name"]: p for p in prompts}

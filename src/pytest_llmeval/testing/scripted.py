@@ -5,7 +5,7 @@ Register it in a ``conftest.py``::
     from pytest_llmeval.testing.scripted import ScriptedBackend
 
     def pytest_llmeval_backends(config):
-        return {"script": lambda spec, config: ScriptedBackend(spec.target)}
+        return {"script": lambda spec, context: ScriptedBackend(spec.target)}
 
 then ``pytest --llm-model=script:oracle``. Behaviours (the spec's target):
 
@@ -42,6 +42,9 @@ class ScriptedBackend:
 
     def identity(self) -> dict[str, Any]:
         return {"backend": "script", "behaviour": self.behaviour}
+
+    def check(self) -> None:
+        pass
 
     def describe(self) -> str:
         return f"scripted backend ({self.behaviour})"
