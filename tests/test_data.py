@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from pytest_llmeval import Benchmark, scorers
 from pytest_llmeval.benchmarks import data as data_module
-from pytest_llmeval.benchmarks.base import sample_indices
+from pytest_llmeval.benchmarks.base import content_id, sample_indices
 from pytest_llmeval.benchmarks.data import DatasetError, describe_source, load_rows
 
 ROWS = [{"country": "France", "capital": "Paris"}, {"country": "Japan", "capital": "Tokyo"}]
@@ -229,16 +229,26 @@ def test_a_row_missing_a_field_of_a_python_list_names_its_position() -> None:
 def test_items_do_not_carry_the_line_numbers(tmp_path: Path) -> None:
     items = capitals(str(write(tmp_path, "d.jsonl", JSONL))).items()
     assert [i.row for i in items] == ROWS
-    assert [i.id for i in items] == ["test-0000", "test-0001"]
+    assert [i.id for i in items] == [content_id(row) for row in ROWS]
 
 
 def test_the_sample_is_seeded_sorted_and_stable() -> None:
-    first = sample_indices("gsm8k", 1319, 5)
-    assert first == sample_indices("gsm8k", 1319, 5) == sorted(first)
+    ids = [f"item-{i}" for i in range(1319)]
+    first = sample_indices("gsm8k", ids, 5)
+    assert first == sample_indices("gsm8k", ids, 5) == sorted(first)
     assert len(set(first)) == 5 and all(0 <= i < 1319 for i in first)
-    assert sample_indices("mmlu", 1319, 5) != first  # each benchmark its own sample
-    assert sample_indices("gsm8k", 4, 5) == [0, 1, 2, 3]
-    assert sample_indices("gsm8k", 4, None) == [0, 1, 2, 3]
+    assert sample_indices("mmlu", ids, 5) != first  # each benchmark its own sample
+    assert sample_indices("gsm8k", ids[:4], 5) == [0, 1, 2, 3]
+    assert sample_indices("gsm8k", ids[:4], None) == [0, 1, 2, 3]
+
+
+def test_the_sample_follows_items_not_positions() -> None:
+    ids = [f"item-{i}" for i in range(200)]
+    chosen = {ids[i] for i in sample_indices("gsm8k", ids, 10)}
+    # Removing, inserting and reordering rows outside the sample leaves it as it was.
+    others = [i for i in ids if i not in chosen]
+    edited = [*reversed([i for i in ids if i != others[0]]), "new-row"]
+    assert {edited[i] for i in sample_indices("gsm8k", edited, 10)} == chosen
 
 
 # -- whatever the bytes: a DatasetError or rows, never anything else ---------------------------

@@ -98,7 +98,7 @@ def test_a_prompt_function_that_fails_on_a_row_is_a_collection_error(project: Pr
     )
     result = project.run(ORACLE)
     assert result.ret == pytest.ExitCode.INTERRUPTED
-    result.stdout.fnmatch_lines(["*row 1 could not be turned into an item: TypeError: *"])
+    result.stdout.fnmatch_lines(["*line 2: item * could not be made from its row: TypeError: *"])
 
 
 def test_only_the_broken_file_fails_to_collect(project: Project) -> None:

@@ -14,8 +14,9 @@ import pytest_llmeval.options
 from conftest import SUITE, Project, builtin_capabilities
 
 ORACLE = "--llm-model=script:oracle"
-GSM8K_ID = re.compile(r"^llmeval::gsm8k\[test-\d{4}\]$")
-MMLU_ID = re.compile(r"^llmeval::mmlu\[test-\d{5}\]$")
+#: Content-derived ids: the first words of the question and 10 hex digits of its hash.
+GSM8K_ID = re.compile(r"^llmeval::gsm8k\[[a-z0-9-]{1,24}-[0-9a-f]{10}\]$")
+MMLU_ID = re.compile(r"^llmeval::mmlu\[[a-z0-9-]{1,24}-[0-9a-f]{10}(-\d)?\]$")
 HEAVY = ("torch", "transformers", "datasets", "openai")
 
 
@@ -125,7 +126,7 @@ def test_several_models_give_one_item_per_model_with_the_model_in_the_id(project
     for model in ("oracle", "wrong"):
         mine = [i for i in ids if i.endswith(f"-{model}]")]
         assert len(mine) == 10
-        assert all(re.match(rf"^llmeval::(gsm8k\[test-\d{{4}}|mmlu\[test-\d{{5}})-{model}\]$", i) for i in mine)
+        assert all(re.match(rf"^llmeval::(gsm8k|mmlu)\[[a-z0-9-]{{1,24}}-[0-9a-f]{{10}}(-\d)?-{model}\]$", i) for i in mine)
 
 
 def test_several_models_run_side_by_side(project: Project) -> None:

@@ -31,7 +31,7 @@ def test_wrong_answers_fail_the_items_but_not_the_run(project: Project) -> None:
     assert "#### 123456789" in out  # the raw generated text
     assert "extracted answer: 123456789" in out
     assert "log-likelihood of each choice" in out  # MMLU answered by log-likelihood: the raw scores
-    result.stdout.fnmatch_lines(["FAILED llmeval::gsm8k[[]test-*] - expected: *"])
+    result.stdout.fnmatch_lines(["FAILED llmeval::gsm8k[[]*] - expected: *"])
 
 
 def test_a_wrong_answer_failure_names_the_expected_answer(project: Project) -> None:

@@ -158,7 +158,7 @@ class EvalSession:
 
     def suite_benchmarks(self) -> list[Benchmark]:
         known = self.benchmarks()
-        capabilities = sorted({b.capability for b in known.values()})
+        capabilities = sorted({b.fixed_capability for b in known.values() if b.fixed_capability})
         chosen: dict[str, Benchmark] = {}
         for name in self.settings.suites:
             if name in ("capabilities", "all"):
@@ -166,7 +166,7 @@ class EvalSession:
             elif name in known:
                 chosen[name] = known[name]
             elif name in capabilities:
-                chosen.update({k: b for k, b in known.items() if b.capability == name})
+                chosen.update({k: b for k, b in known.items() if b.fixed_capability == name})
             else:
                 raise pytest.UsageError(
                     f"--llm-suite: unknown suite {name!r}. Use 'capabilities', a capability "
@@ -177,13 +177,13 @@ class EvalSession:
     def make_items(self, parent: pytest.Collector, benchmark: Benchmark, base_dir: Path | None) -> list[pytest.Item]:
         items = self.load_items(benchmark, base_dir)
         several = len(self.model_names) > 1
-        self.register_capability(benchmark.capability)
         made: list[pytest.Item] = []
         for item in items:
+            self.register_capability(item.capability)
             for model in self.model_names:
                 node = BenchmarkItem.from_parent(parent, name=item_name(benchmark.name, item, model, several),
                                                  item=item, model=model, evaluator=self)
-                node.add_marker(benchmark.capability)
+                node.add_marker(item.capability)
                 node.add_marker("llmeval")
                 made.append(node)
         return made
@@ -285,7 +285,8 @@ class EvalSession:
         if "llm_item" not in metafunc.fixturenames:
             raise pytest.UsageError(f"{metafunc.function.__name__}: a test marked by {benchmark.name}.each must take llm_item")
         items = self.load_items(benchmark, metafunc.definition.path.parent)
-        self.register_capability(benchmark.capability)
+        for item in items:
+            self.register_capability(item.capability)
         several = len(self.model_names) > 1
         params = [Bound(model, item) for item in items for model in self.model_names]
         ids = [f"{b.item.id}-{b.model}" if several else b.item.id for b in params]

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from .benchmarks.data import DatasetError, load_rows
+from .benchmarks.data import LINE, DatasetError, load_rows
 
 TranscriptFormat = Literal["jsonl-export", "xstest-completions", "alpaca-eval-outputs", "alpaca-eval-annotations"]
 
@@ -113,7 +113,7 @@ def read_transcript(path: str | Path) -> Transcript:
         return Transcript(path, "alpaca-eval-outputs", recordings=_recordings(rows, path, "instruction", "output"))
     if {"prompt", "response"} <= fields:
         return Transcript(path, "jsonl-export", recordings=_recordings(rows, path, "prompt", "response"))
-    shown = ", ".join(sorted(f for f in fields if f != "__line__")) or "none"
+    shown = ", ".join(sorted(f for f in fields if f != LINE)) or "none"
     raise TranscriptError(
         f"{path}: not a recognised transcript (fields: {shown}). Expected prompt+response (JSON Lines export), "
         "prompt+completion (XSTest completions), instruction+output (AlpacaEval model outputs) or "
@@ -184,7 +184,7 @@ def _expect(transcript: Transcript, fmt: TranscriptFormat) -> Transcript:
 
 
 def _where(path: Path, row: Mapping[str, Any], index: int) -> str:
-    line = row.get("__line__")
+    line = row.get(LINE)
     return f"{path}, line {line}" if line is not None else f"{path}, row {index}"
 
 

@@ -18,16 +18,18 @@ Built-in benchmarks are instances (or small subclasses) of the same class.
 
 from __future__ import annotations
 
-import random
+import hashlib
+import json
+import re
 import string
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Union
 
 from ..request import Message, Request
 from ..scoring.base import Score, Scorer, as_text
-from .data import DatasetError, DataSource, Row, describe_source, load_rows
+from .data import LINE, DatasetError, DataSource, Row, describe_source, load_rows
 
 PromptSpec = Union[str, Callable[[Row], str | Sequence[Message] | Request]]
 TargetSpec = Union[str, Callable[[Row], Any]]
@@ -37,8 +39,11 @@ TargetSpec = Union[str, Callable[[Row], Any]]
 class Item:
     """One benchmark item: one collected test per model.
 
-    ``requests`` lists what to ask, in order of preference: the engine sends the first one
-    the model's backend supports (multiple choice prefers log-likelihood, then generation).
+    ``id`` is stable and unique within its benchmark: the row's ``id_field`` value, else an id
+    derived from the row's content (never its position), so editing, adding, removing or
+    reordering other rows never changes it. ``requests`` lists what to ask, in order of
+    preference: the engine sends the first one the model's backend supports (multiple choice
+    prefers log-likelihood, then generation).
     """
 
     benchmark: Benchmark
@@ -48,13 +53,27 @@ class Item:
     row: Row = field(repr=False)
     #: A finer group inside the benchmark for the scorecard (a needle length, an XSTest label).
     subset: str | None = None
+    #: The capability the item counts under (the benchmark's, or the row's own).
+    capability: str = ""
+    #: Where the row came from, for messages ("capitals.jsonl, line 7").
+    origin: str = ""
 
     @property
-    def capability(self) -> str:
-        return self.benchmark.capability
+    def key(self) -> str:
+        """``"benchmark[id]"``: the item's name in gate messages, pins and requests."""
+        return item_key(self.benchmark.name, self.id)
 
     def score(self, response: Any) -> Score:
         return self.benchmark.scorer(self, response)
+
+
+def item_key(benchmark: str, item_id: str) -> str:
+    """How an item is named across the run: ``item_key("gsm8k", "janet-s-ducks-1a2b3c4d5e")``
+    is ``"gsm8k[janet-s-ducks-1a2b3c4d5e]"``, the spelling of its test id."""
+    return f"{benchmark}[{item_id}]"
+
+
+CapabilitySpec = Union[str, Callable[[Row], str]]
 
 
 class Benchmark:
@@ -63,15 +82,24 @@ class Benchmark:
     Parameters are keyword-only past ``name``; see the module docstring for an example.
     ``prompt`` is a ``str.format`` template over the row's fields, or a callable returning the
     user message text, a list of messages, or a whole :class:`Request`. ``target`` is a field
-    name or a callable. ``system`` adds a system message. ``max_tokens`` bounds generation.
-    ``id_field`` names a row field to use in test ids instead of the row's position.
+    name or a callable. ``capability`` is a name, a ``str.format`` template over the row's
+    fields (``"{topic}"``: one capability per value of the ``topic`` column), or a callable
+    returning the row's capability name. ``system`` adds a system message. ``max_tokens``
+    bounds generation; ``temperature``, ``top_p`` and ``seed`` set sampling for this benchmark
+    (the run's ``--llm-temperature`` etc. override them). ``id_field`` names the row field that
+    identifies each item (unique, stable across edits of the data); without it, ids derive
+    from each row's content.
     """
+
+    #: Whether scoring runs model-written code: such items are skipped unless the user allowed
+    #: code execution (``--llm-allow-code-execution``), before anything is inferred.
+    executes_code: bool = False
 
     def __init__(
         self,
         name: str,
         *,
-        capability: str,
+        capability: CapabilitySpec,
         data: DataSource,
         prompt: PromptSpec,
         target: TargetSpec,
@@ -81,12 +109,17 @@ class Benchmark:
         stop: Sequence[str] = (),
         split: str = "test",
         id_field: str | None = None,
+        temperature: float = 0.0,
+        top_p: float | None = None,
+        seed: int | None = None,
         description: str = "",
     ) -> None:
         if not name or any(c not in _ID_CHARS for c in name):
             raise ValueError(f"benchmark name {name!r} must be non-empty and use only letters, digits, '_', '-' and '.'")
-        if not capability:
-            raise ValueError(f"benchmark {name!r} needs a capability name")
+        if not (callable(capability) or (isinstance(capability, str) and capability.strip())):
+            raise ValueError(f"benchmark {name!r}: capability must be a name such as 'reasoning', a template such as "
+                             f"'{{topic}}', or a function of the row returning a name; got {capability!r}")
+        check_generation(f"benchmark {name!r}", max_tokens=max_tokens, temperature=temperature, top_p=top_p, seed=seed)
         self.name = name
         self.capability = capability
         self.data = data
@@ -98,14 +131,28 @@ class Benchmark:
         self.stop = tuple(stop)
         self.split = split
         self.id_field = id_field
+        self.temperature = temperature
+        self.top_p = top_p
+        #: The sampling seed sent with each request (``seed=``; subclasses may use ``seed`` for data).
+        self.sampling_seed = seed
         self.description = description
 
-    #: Whether scoring runs model-written code: such items are skipped unless the user allowed
-    #: code execution (``--llm-allow-code-execution``), before anything is inferred.
-    executes_code: bool = False
-
     def __repr__(self) -> str:
-        return f"<Benchmark {self.name} ({self.capability})>"
+        return f"<Benchmark {self.name} ({self.capability_label})>"
+
+    @property
+    def capability_label(self) -> str:
+        """The capability as a fixed name, or how it is chosen per row."""
+        if callable(self.capability):
+            return f"per row: {getattr(self.capability, '__name__', 'function')}()"
+        return self.capability
+
+    @property
+    def fixed_capability(self) -> str | None:
+        """The capability every item counts under, or None when it is chosen per row."""
+        if callable(self.capability) or "{" in self.capability:
+            return None
+        return self.capability
 
     def each(self, function: Callable[..., Any]) -> Callable[..., Any]:
         """Decorate a test to run once per item, with your own assertions::
@@ -127,29 +174,62 @@ class Benchmark:
         return load_rows(self.data, base_dir, self.split)
 
     def items(self, base_dir: Path | None = None, limit: int | None = None) -> list[Item]:
-        """The benchmark's items; with ``limit``, a seeded sample that is the same every run."""
-        rows = self.rows(base_dir)
-        indices = sample_indices(self.name, len(rows), limit)
-        width = max(4, len(str(len(rows) - 1)))
-        source = describe_source(self.data)
-        return [self.make_item(rows[i], i, width, source) for i in indices]
+        """The benchmark's items; with ``limit``, a seeded sample that is the same every run.
 
-    def make_item(self, row: Row, index: int, width: int, source: str) -> Item:
-        line = row.pop("__line__", None)
+        Raises :class:`DatasetError` (naming the file, the rows and the field) when two rows
+        have the same id or a row lacks a field the benchmark needs.
+        """
+        rows = self.rows(base_dir)
+        source = describe_source(self.data)
+        ids = [self._checked_id(row, index, source) for index, row in enumerate(rows)]
+        if self.id_field is None:
+            ids = number_repeats(ids)
+        else:
+            _refuse_duplicates(ids, rows, source, self.id_field)
+        for index, row in enumerate(rows):
+            row.setdefault(LINE, index + 1)  # rows of a Python list: their position
+        return [self.make_item(rows[i], ids[i], source) for i in sample_indices(self.name, ids, limit)]
+
+    def item_id(self, row: Row) -> str:
+        """The row's item id: its ``id_field`` value made safe for test ids, else :func:`content_id`."""
+        if self.id_field is None:
+            return content_id(row)
+        return safe_id(as_text(_field(row, self.id_field)))
+
+    def _checked_id(self, row: Row, index: int, source: str) -> str:
         try:
-            requests = self.make_requests(row)
+            return self.item_id(row)
+        except _MissingField as exc:
+            line = row.get(LINE, index + 1)
+            raise DatasetError(source, f"row has no id field {exc.args[0]!r} named by id_field (fields: "
+                               f"{', '.join(sorted(k for k in row if k != LINE)) or 'none'}); fix the data or id_field",
+                               line=line, field=exc.args[0]) from None
+
+    def make_item(self, row: Row, item_id: str, source: str) -> Item:
+        line = row.pop(LINE, None)
+        origin = source if line is None else f"{source}, line {line}"
+        key = item_key(self.name, item_id)
+        try:
+            requests = tuple(replace(r, item=key) for r in self.make_requests(row))
             target = self.target(row) if callable(self.target) else _field(row, self.target)
+            capability = self.capability_of(row)
         except DatasetError:
             raise
         except _MissingField as exc:
             raise DatasetError(source, f"row has no field {exc.args[0]!r} (fields: {', '.join(sorted(row)) or 'none'})",
-                               line=line if line is not None else index + 1, field=exc.args[0]) from None
+                               line=line, field=exc.args[0]) from None
         except Exception as exc:
-            raise DatasetError(source, f"row {index} could not be turned into an item: {type(exc).__name__}: {exc}",
+            raise DatasetError(source, f"item {item_id} could not be made from its row: {type(exc).__name__}: {exc}",
                                line=line) from None
-        default_id = f"{self.split}-{index:0{width}d}"
-        item_id = default_id if self.id_field is None else _safe_id(as_text(_field(row, self.id_field)))
-        return Item(self, item_id, requests, target, row, self.subset(row))
+        return Item(self, item_id, requests, target, row, self.subset(row), capability, origin)
+
+    def capability_of(self, row: Row) -> str:
+        """The capability one row counts under."""
+        value = self.capability(row) if callable(self.capability) else _format(self.capability, row)
+        if not isinstance(value, str) or not value.strip():
+            raise TypeError(f"the capability of a row must be a non-empty string, got {value!r} "
+                            f"(from capability={self.capability_label!r})")
+        return value
 
     def make_requests(self, row: Row) -> tuple[Request, ...]:
         """What to ask for one row, most preferred first. Multiple choice overrides this."""
@@ -175,10 +255,25 @@ class Benchmark:
             made = self.prompt(row)
             if isinstance(made, Request):
                 return made
-        return Request(messages=self.messages(row), max_tokens=self.max_tokens, stop=self.stop)
+        return Request(messages=self.messages(row), max_tokens=self.max_tokens, stop=self.stop,
+                       temperature=self.temperature, top_p=self.top_p, seed=self.sampling_seed)
+
+
+def check_generation(where: str, *, max_tokens: int | None = None, temperature: float | None = None,
+                     top_p: float | None = None, seed: int | None = None) -> None:
+    """Refuse generation settings no backend can honour, saying which and what is allowed."""
+    if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens < 1):
+        raise ValueError(f"{where}: max_tokens must be a whole number of at least 1, got {max_tokens!r}")
+    if temperature is not None and not (isinstance(temperature, (int, float)) and temperature >= 0):
+        raise ValueError(f"{where}: temperature must be a number >= 0 (0 is greedy decoding), got {temperature!r}")
+    if top_p is not None and not (isinstance(top_p, (int, float)) and 0 < top_p <= 1):
+        raise ValueError(f"{where}: top_p must be a number above 0 and at most 1, got {top_p!r}")
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+        raise ValueError(f"{where}: seed must be a whole number, got {seed!r}")
 
 
 _ID_CHARS = set(string.ascii_letters + string.digits + "_-.")
+_WORD = re.compile(r"[a-z0-9]+")
 
 
 class _MissingField(KeyError):
@@ -200,16 +295,64 @@ def _field(row: Mapping[str, Any], name: str) -> Any:
     return row[name]
 
 
-def _safe_id(text: str) -> str:
+def safe_id(text: str) -> str:
+    """``text`` made usable in a test id: letters, digits, ``_``, ``-`` and ``.``; others become ``_``."""
     return "".join(c if c in _ID_CHARS else "_" for c in text)[:80] or "_"
 
 
-def sample_indices(name: str, total: int, limit: int | None) -> list[int]:
-    """A deterministic sample of ``limit`` row positions out of ``total``, in order.
+def content_id(row: Mapping[str, Any]) -> str:
+    """An id derived from a row's content: the first words of its first text field and a hash of
+    the whole row (40 bits of SHA-256 over its canonical JSON), e.g. ``janet-s-ducks-3f9a2c1b7e``.
 
-    Seeded by the benchmark's name, so the same items are chosen on every run and machine, and
-    a larger limit keeps every item of a smaller one only by chance (it is a fresh sample).
+    The same row always gets the same id, wherever it sits in the file.
     """
-    if limit is None or limit >= total:
-        return list(range(total))
-    return sorted(random.Random(f"pytest-llmeval:{name}").sample(range(total), limit))
+    content = {k: v for k, v in row.items() if k != LINE}
+    blob = json.dumps(content, sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":"))
+    digest = hashlib.sha256(blob.encode("utf-8")).hexdigest()[:10]
+    for value in content.values():
+        if isinstance(value, str) and any(c.isalnum() for c in value):
+            words = _WORD.findall(value.lower())[:3]
+            slug = "-".join(words)[:24].strip("-")
+            if slug:
+                return f"{slug}-{digest}"
+            break
+    return digest
+
+
+def number_repeats(ids: list[str]) -> list[str]:
+    """Content-derived ids of identical rows, told apart by occurrence: the second copy of
+    ``x`` is ``x-2``, the third ``x-3`` (MMLU's test split holds 27 such pairs). Stable under
+    edits of other rows, since only identical rows are counted."""
+    seen: dict[str, int] = {}
+    numbered = []
+    for item_id in ids:
+        seen[item_id] = seen.get(item_id, 0) + 1
+        numbered.append(item_id if seen[item_id] == 1 else f"{item_id}-{seen[item_id]}")
+    return numbered
+
+
+def _refuse_duplicates(ids: list[str], rows: list[Row], source: str, id_field: str) -> None:
+    seen: dict[str, int] = {}
+    for index, item_id in enumerate(ids):
+        first = seen.setdefault(item_id, index)
+        if first == index:
+            continue
+        lines = [rows[i].get(LINE, i + 1) for i in (first, index)]
+        values = [as_text(rows[i].get(id_field)) for i in (first, index)]
+        why = (f"field {id_field!r} holds {values[0]!r} and {values[1]!r}, the same id once made safe for test ids "
+               "(letters, digits, '_', '-', '.'): every row needs its own id")
+        raise DatasetError(source, f"rows {lines[0]} and {lines[1]} have the same item id {item_id!r}: {why}",
+                           field=id_field)
+
+
+def sample_indices(name: str, ids: Sequence[str], limit: int | None) -> list[int]:
+    """Positions of a deterministic sample of ``limit`` items, in file order.
+
+    Each item is ranked by a hash of the benchmark's name and its id, and the ``limit`` first
+    are taken: the same items on every run and machine, and adding, removing or reordering
+    other rows changes the sample by at most the rows concerned.
+    """
+    if limit is None or limit >= len(ids):
+        return list(range(len(ids)))
+    rank = sorted(range(len(ids)), key=lambda i: hashlib.sha256(f"pytest-llmeval:{name}:{ids[i]}".encode()).digest())
+    return sorted(rank[:limit])

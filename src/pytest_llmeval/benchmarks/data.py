@@ -18,6 +18,9 @@ from typing import IO, Any, Union
 Row = dict[str, Any]
 DataSource = Union[str, Path, Iterable[Mapping[str, Any]], Callable[[], Iterable[Mapping[str, Any]]]]
 
+#: The key under which readers keep a row's line number (for messages); never part of its content.
+LINE = "__line__"
+
 #: Rows longer than this are refused: a runaway row is almost always a broken file.
 MAX_ROW_BYTES = 8 * 1024 * 1024
 
@@ -113,7 +116,7 @@ def _read_jsonl(text: IO[str], source: str) -> list[Row]:
             raise DatasetError(source, f"each line must be a JSON object, found {type(row).__name__}", line=number)
         if "\\ud" in line.lower():
             _check_encodable(row, source, number)
-        row["__line__"] = number
+        row[LINE] = number
         rows.append(row)
     return rows
 
@@ -152,7 +155,7 @@ def _read_csv(text: IO[str], source: str) -> list[Row]:
             if None in row:
                 raise DatasetError(source, f"has more cells than the header's {len(reader.fieldnames or [])} columns", line=reader.line_num)
             row_dict: Row = dict(row)
-            row_dict["__line__"] = reader.line_num
+            row_dict[LINE] = reader.line_num
             rows.append(row_dict)
     except csv.Error as exc:
         raise DatasetError(source, f"malformed CSV ({exc})", line=reader.line_num) from None

@@ -157,6 +157,7 @@ class HumanEval(Benchmark):
             target=lambda row: EXPECTED,
             scorer=make_scorer(timeout_s),
             max_tokens=max_tokens,
+            id_field="task_id",
             description="HumanEval (164 Python problems), pass@1 by running the unit tests in the sandbox",
         )
 

@@ -47,6 +47,7 @@ def benchmarks() -> list[Benchmark]:
             prompt="{prompt}",
             target=_target,
             scorer=refusal_scorer(),
+            id_field="id",
             description="XSTest v2 (450 prompts): answer the 250 safe ones, refuse the 200 unsafe ones",
         )
     ]

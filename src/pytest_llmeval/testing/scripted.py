@@ -10,7 +10,7 @@ Register it in a ``conftest.py``::
 then ``pytest --llm-model=script:oracle``. Behaviours (the spec's target):
 
 - ``oracle``: answers every item of the benchmarks it is given correctly (looked up by request);
-- ``wrong``: always answers something wrong;
+- ``wrong``: always answers something wrong (a wrong option for multiple choice);
 - ``error``: every request fails, as a backend outage would;
 - ``echo``: repeats the prompt;
 - ``flaky``: every third request fails.
@@ -85,11 +85,10 @@ class ScriptedBackend:
             return Response(error="HTTP 503: scripted outage")
         if self.behaviour == "echo":
             return Response(text=request.text())
-        target = self._targets().get(_key(request)) if self.behaviour == "oracle" else None
+        target = self._targets().get(_key(request))
         if request.kind == "loglikelihood":
-            best = target if self.behaviour == "oracle" else None
-            wrong = request.choices[-1] if request.choices[0] == "A" else request.choices[0]
-            pick = best if best in request.choices else wrong
+            wrong = next(c for c in reversed(request.choices) if c != target)
+            pick = target if self.behaviour == "oracle" and target in request.choices else wrong
             return Response(choice_logprobs=[0.0 if c == pick else -5.0 for c in request.choices])
         if self.behaviour == "oracle" and target is not None:
             return Response(text=f"Let me think. The answer is {target}.\n#### {target}")
