@@ -29,7 +29,7 @@ import time
 
 import pytest
 
-from pytest_llmeval.collection import BenchmarkItem
+from pytest_llmeval.items import bound_of
 from pytest_llmeval.testing.scripted import ScriptedBackend
 
 COLLECTED = []  # the items this run collected, for the oracle
@@ -82,15 +82,7 @@ def pytest_llmeval_backends(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    found = []
-    for node in items:
-        if isinstance(node, BenchmarkItem):
-            found.append(node.item)
-            continue
-        bound = getattr(getattr(node, "callspec", None), "params", {}).get("llm_item")
-        if bound is not None:
-            found.append(bound.item)
-    COLLECTED[:] = found
+    COLLECTED[:] = [bound.item for bound in map(bound_of, items) if bound is not None]
 '''
 
 #: Hypothesis' plugin is switched off in inner runs only for speed: it imports all of

@@ -1,143 +1,138 @@
-"""Benchmark items as pytest items: one test per item and model.
+"""Collecting benchmark items: from test modules, from ``--llm-suite``, and for tests decorated
+with ``benchmark.each``.
 
-Built-in suites (``--llm-suite``) are collected under a virtual ``llmeval`` collector, so their
-ids read ``llmeval::gsm8k[test-0042]``; a :class:`Benchmark` assigned to a ``test_*`` name in a
-test module is collected in that module (``test_geo.py::capitals[test-0003]``).
+Registered in every process that collects (xdist workers too). Collecting loads benchmark data
+and nothing heavier: no model, no backend.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
 
 import pytest
 
 from .benchmarks.base import Benchmark, Item
-from .request import Request, Response
-from .scoring.base import Score, as_text
+from .benchmarks.data import DatasetError
+from .evaluation import Evaluator
+from .items import BenchmarkItem, Bound, SuiteCollector, bound_of, identity_properties, item_name
+from .options import RunOptions
 
-if TYPE_CHECKING:
-    from _pytest._code.code import ExceptionInfo, TerminalRepr
-
-    from .session import EvalSession
-
-#: The prefix of every property the plugin puts on a report (JUnit <property> elements too).
-PROP = "llm_"
+#: The marker ``benchmark.each`` puts on a test.
+EACH_MARKER = "llmeval_benchmark"
 
 
-def backend_failure(message: str) -> None:
-    """Error the current item with ``message`` alone: the cause, not a traceback of the plugin."""
-    pytest.fail(f"backend error: {message}", pytrace=False)
+class CollectionPlugin:
+    """Turns benchmarks into collected tests, one per item and model."""
 
-
-class WrongAnswer(AssertionError):
-    """The model answered, and the answer is wrong: a failed item."""
-
-    def __init__(self, score: Score) -> None:
-        super().__init__(score.explanation or f"expected {score.expected!r}, got {score.answer!r}")
-        self.score = score
-
-
-def item_name(benchmark: str, item: Item, model: str, several_models: bool) -> str:
-    suffix = f"-{model}" if several_models else ""
-    return f"{benchmark}[{item.id}{suffix}]"
-
-
-def identity_properties(model: str, item: Item, benchmark: str | None = None) -> list[tuple[str, object]]:
-    props: list[tuple[str, object]] = [
-        (PROP + "model", model),
-        (PROP + "capability", item.capability),
-        (PROP + "benchmark", benchmark or item.benchmark.name),
-        (PROP + "item", item.id),
-    ]
-    if item.subset is not None:
-        props.append((PROP + "subset", item.subset))
-    return props
-
-
-def outcome_properties(score: Score) -> list[tuple[str, object]]:
-    props: list[tuple[str, object]] = [
-        (PROP + "answer", "" if score.answer is None else score.answer),
-        (PROP + "expected", score.expected),
-        (PROP + "score", "1" if score.passed else "0"),
-    ]
-    props.extend((f"{PROP}metric_{k}", f"{v:g}") for k, v in sorted(score.metrics.items()))
-    return props
-
-
-def check_response(response: Response, model: str) -> None:
-    """Turn an unusable response into the right outcome: skip (nothing to replay) or error."""
-    if response.ok:
-        return
-    if response.skip is not None:
-        pytest.skip(response.skip)
-    backend_failure(f"{model}: {response.error}")
-
-
-class BenchmarkItem(pytest.Item):
-    """One benchmark item answered by one model, scored by the benchmark's scorer."""
-
-    def __init__(self, *, item: Item, model: str, evaluator: EvalSession, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.item = item
-        self.model = model
+    def __init__(self, config: pytest.Config, options: RunOptions, evaluator: Evaluator) -> None:
+        self.config = config
+        self.options = options
         self.evaluator = evaluator
-        self.request: Request | None = None
-        self.response: Response | None = None
-        self.score: Score | None = None
-        self.user_properties.extend(identity_properties(model, item))
+        self.model_names = evaluator.models.names
+        self._benchmarks: dict[str, Benchmark] | None = None
 
-    def setup(self) -> None:
-        # Answering and scoring happen here, so that a backend, judge or scorer failure is an
-        # errored item and never a wrong answer.
-        self.request, self.response, self.score = self.evaluator.evaluate(self.model, self.item)
-        self.user_properties.extend(outcome_properties(self.score))
+    # -- which benchmarks ----------------------------------------------------------------------
 
-    def runtest(self) -> None:
-        assert self.score is not None
-        if not self.score.passed:
-            raise WrongAnswer(self.score)
+    def benchmarks(self) -> dict[str, Benchmark]:
+        """Every benchmark that plugins registered (``pytest_llmeval_benchmarks``), by name."""
+        if self._benchmarks is None:
+            found: dict[str, Benchmark] = {}
+            for result in self.config.hook.pytest_llmeval_benchmarks(config=self.config):
+                for bench in result:
+                    found.setdefault(bench.name, bench)
+            self._benchmarks = found
+        return self._benchmarks
 
-    def repr_failure(self, excinfo: ExceptionInfo[BaseException], style: Any = None) -> str | TerminalRepr:
-        if isinstance(excinfo.value, WrongAnswer):
-            return describe_wrong_answer(self.request, self.response, excinfo.value.score)
-        return super().repr_failure(excinfo)
+    def suite_benchmarks(self) -> list[Benchmark]:
+        """The benchmarks ``--llm-suite`` names: all, a capability's, or one by name."""
+        known = self.benchmarks()
+        capabilities = sorted({b.fixed_capability for b in known.values() if b.fixed_capability})
+        chosen: dict[str, Benchmark] = {}
+        for name in self.options.suites:
+            if name in ("capabilities", "all"):
+                chosen.update(known)
+            elif name in known:
+                chosen[name] = known[name]
+            elif name in capabilities:
+                chosen.update({k: b for k, b in known.items() if b.fixed_capability == name})
+            else:
+                raise pytest.UsageError(
+                    f"--llm-suite: unknown suite {name!r}. Use 'capabilities', a capability "
+                    f"({', '.join(capabilities)}) or a benchmark ({', '.join(sorted(known))})."
+                )
+        return list(chosen.values())
 
-    def reportinfo(self) -> tuple[Any, int | None, str]:
-        return self.path, None, f"{self.item.benchmark.name} {self.item.id} ({self.model})"
+    # -- items ---------------------------------------------------------------------------------
 
+    def load_items(self, benchmark: Benchmark, base_dir: Path | None) -> list[Item]:
+        try:
+            items = benchmark.items(base_dir, self.options.limit)
+        except DatasetError as exc:
+            raise pytest.UsageError(f"benchmark {benchmark.name!r}: {exc}") from None
+        for item in items:
+            self.register_capability(item.capability)
+        return items
 
-def describe_wrong_answer(request: Request | None, response: Response | None, score: Score) -> str:
-    """What a person needs to judge a failure: the prompt, the raw response, what was extracted."""
-    prompt = request.text() if request is not None else "?"
-    if response is not None and response.choice_logprobs is not None and request is not None:
-        raw = ", ".join(f"{c}: {lp:.3f}" for c, lp in zip(request.choices, response.choice_logprobs, strict=False))
-        raw = f"log-likelihood of each choice: {raw}"
-    else:
-        raw = response.text if response is not None else "?"
-    lines = [
-        f"expected: {score.expected}",
-        f"extracted answer: {as_text(score.answer) if score.answer is not None else '(none found)'}",
-    ]
-    if score.explanation:
-        lines.append(f"why: {score.explanation}")
-    lines += ["", "--- prompt ---", _clip(prompt), "--- raw response ---", _clip(raw)]
-    return "\n".join(lines)
+    def make_items(self, parent: pytest.Collector, benchmark: Benchmark, base_dir: Path | None = None) -> list[pytest.Item]:
+        several = len(self.model_names) > 1
+        made: list[pytest.Item] = []
+        for item in self.load_items(benchmark, base_dir):
+            for model in self.model_names:
+                node = BenchmarkItem.from_parent(parent, name=item_name(benchmark.name, item, model, several),
+                                                 item=item, model=model, evaluator=self.evaluator)
+                node.add_marker(item.capability)
+                node.add_marker("llmeval")
+                made.append(node)
+        return made
 
+    def register_capability(self, capability: str) -> None:
+        line = f"{capability}: benchmark items of the {capability} capability (pytest-llmeval)"
+        if line not in self.config.getini("markers"):
+            self.config.addinivalue_line("markers", line)
 
-def _clip(text: str, limit: int = 4000) -> str:
-    return text if len(text) <= limit else text[:limit] + f"\n... ({len(text) - limit} more characters)"
+    # -- hooks ---------------------------------------------------------------------------------
 
+    @pytest.hookimpl
+    def pytest_pycollect_makeitem(self, collector: pytest.Collector, name: str, obj: object) -> list[pytest.Item] | None:
+        if isinstance(obj, Benchmark) and isinstance(collector, pytest.Module) and collector.funcnamefilter(name):
+            try:
+                return self.make_items(collector, obj, collector.path.parent)
+            except pytest.UsageError as exc:
+                raise collector.CollectError(str(exc)) from None
+        return None
 
-class SuiteCollector(pytest.Collector):
-    """The built-in items selected by ``--llm-suite``, under one virtual node named ``llmeval``."""
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+        if not self.options.suites:
+            return
+        suite = SuiteCollector.from_parent(session, name="llmeval", nodeid="llmeval", benchmarks=self.suite_benchmarks(),
+                                           make_items=self.make_items)
+        collected: list[pytest.Item | pytest.Collector] = list(suite.collect())
+        # Reported like any collector's result, so "collected N items" counts the suite too.
+        config.hook.pytest_collectreport(report=pytest.CollectReport("llmeval", "passed", None, collected))
+        items.extend(node for node in collected if isinstance(node, pytest.Item))
 
-    def __init__(self, *, benchmarks: Sequence[Benchmark], evaluator: EvalSession, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.benchmarks = benchmarks
-        self.evaluator = evaluator
+    @pytest.hookimpl
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        marker = metafunc.definition.get_closest_marker(EACH_MARKER)
+        if marker is None:
+            return
+        benchmark = marker.args[0]
+        if "llm_item" not in metafunc.fixturenames:
+            raise pytest.UsageError(f"{metafunc.function.__name__}: a test marked by {benchmark.name}.each must take llm_item")
+        items = self.load_items(benchmark, metafunc.definition.path.parent)
+        several = len(self.model_names) > 1
+        params = [Bound(model, item) for item in items for model in self.model_names]
+        ids = [f"{b.item.id}-{b.model}" if several else b.item.id for b in params]
+        metafunc.parametrize("llm_item", params, ids=ids, indirect=True)
 
-    def collect(self) -> Iterable[pytest.Item]:
-        for benchmark in self.benchmarks:
-            yield from self.evaluator.make_items(self, benchmark, None)
-
+    @pytest.hookimpl(trylast=True)
+    def pytest_itemcollected(self, item: pytest.Item) -> None:
+        bound = bound_of(item)
+        if bound is not None and not isinstance(item, BenchmarkItem):
+            # Each decorated test is a check of its own: counted under its own name, so that an
+            # item checked by two tests is not counted twice in one benchmark row.
+            label = f"{bound.item.benchmark.name}/{getattr(item, 'originalname', item.name)}"
+            item.user_properties.extend(identity_properties(bound.model, bound.item, label))
+            item.add_marker(bound.item.capability)
+            item.add_marker("llmeval")

@@ -14,7 +14,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any
 
 from .backends.base import Backend, BackendError
@@ -22,23 +21,29 @@ from .cache import ResponseCache, request_key
 from .request import Request, Response
 
 
-@dataclass
 class ModelHandle:
-    """One model of the run: its name, its backend (made on first use) and what went wrong."""
+    """One model of the run: its name and role, its backend (made on first use, so a fully
+    cached run never builds it) and what went wrong with it."""
 
-    name: str
-    make_backend: Callable[[], Backend]
-    role: str = "candidate"
-    _backend: Backend | None = None
-    failure: str | None = None
-    checked: bool = False
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    def __init__(self, name: str, make_backend: Callable[[], Backend], role: str = "candidate") -> None:
+        self.name = name
+        self.role = role
+        self.make_backend = make_backend
+        self.failure: str | None = None
+        self.checked = False
+        self.lock = threading.Lock()
+        self._backend: Backend | None = None
 
     @property
     def backend(self) -> Backend:
         if self._backend is None:
             self._backend = self.make_backend()
         return self._backend
+
+    @property
+    def built(self) -> bool:
+        """Whether the backend was made in this process (it was needed)."""
+        return self._backend is not None
 
     def describe(self) -> str:
         if self.failure:
@@ -47,6 +52,10 @@ class ModelHandle:
             return self.backend.describe()
         except BackendError as exc:
             return f"unavailable: {exc}"
+
+    def close(self) -> None:
+        if self._backend is not None:
+            self._backend.close()
 
 
 ProgressCallback = Callable[[str, int, int, float], None]
@@ -227,8 +236,7 @@ class Engine:
 
     def close(self) -> None:
         for handle in self.models.values():
-            if handle._backend is not None:
-                handle._backend.close()
+            handle.close()
         self.cache.close()
 
     def stats(self) -> dict[str, Any]:

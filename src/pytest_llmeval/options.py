@@ -1,18 +1,34 @@
-"""Command-line options, their ini/pyproject equivalents, and the validated settings of a run."""
+"""Every option of the plugin, declared once.
+
+:data:`OPTIONS` is the single table from which the command-line options (``addoption``), their
+ini / ``pyproject.toml`` equivalents (``addini``), the run's frozen :class:`RunOptions` and the
+reference table in ``docs/options.md`` are all derived. Precedence for each setting: the
+command line, then the ini value, then the environment variable where one is named, then the
+default. A bad value stops the run at start with a :class:`pytest.UsageError` naming the flag
+or ini key and what is allowed.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any, Literal
 
 import pytest
 
 from .registry import EMBEDDED_MODEL
 
+CACHE_MODES = ("on", "off", "refresh")
+SCORECARD_SUFFIXES = (".json", ".md", ".html", ".htm")
 
-def _positive_int(text: str) -> int:
+
+# -- value checks (argparse ``type=`` callables; the same ones check ini values) ---------------
+
+
+def positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -22,7 +38,7 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _rate(text: str) -> float:
+def fraction(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
@@ -32,7 +48,7 @@ def _rate(text: str) -> float:
     return value
 
 
-def _seconds(text: str) -> float:
+def seconds(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
@@ -42,163 +58,235 @@ def _seconds(text: str) -> float:
     return value
 
 
-CACHE_MODES = ("on", "off", "refresh")
+# -- the table ---------------------------------------------------------------------------------
 
-
-def addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("llmeval", "model regression testing (pytest-llmeval)")
-    add = group.addoption
-    add("--llm-model", dest="llm_models", action="append", default=None, metavar="SPEC",
-        help=f"model under test: an alias (llama-2-70b-chat, gpt-4, ...) or hf:DIR_OR_HUB_ID, gguf:FILE, "
-             f"openai:MODEL, recorded:NAME. Repeat for several models side by side. "
-             f"Default: ini llm_models, else the embedded {EMBEDDED_MODEL}.")
-    add("--llm-suite", dest="llm_suites", action="append", default=None, metavar="NAME",
-        help="add built-in items: 'capabilities' (all), a capability (reasoning, general, ...) or a benchmark "
-             "(gsm8k, mmlu, ...). Repeatable. Default: ini llm_suite, else none.")
-    add("--llm-limit", dest="llm_limit", type=_positive_int, default=None, metavar="N",
-        help="at most N items per benchmark: a seeded sample, the same items every run. Default: ini llm_limit, else all.")
-    add("--llm-base-url", dest="llm_base_url", default=None, metavar="URL",
-        help="an OpenAI-compatible server (vLLM, TGI, Ollama, llama.cpp, transformers serve) for openai: models "
-             "and aliases. Default: ini llm_base_url, else $LLMEVAL_BASE_URL, else the OpenAI API. "
-             "The key is read only from $LLMEVAL_API_KEY, else $OPENAI_API_KEY.")
-    add("--llm-baseline", dest="llm_baseline", default=None, metavar="SPEC",
-        help="the baseline to compare with (default: ini llm_baseline, else gpt-3.5-turbo): run live when reachable, "
-             "else recorded outputs, else a scorecard JSON of an earlier run; 'none' turns it off.")
-    add("--llm-judge", dest="llm_judge", default=None, metavar="SPEC",
-        help="the judge model for judged benchmarks (AlpacaEval, MT-Bench). Default: ini llm_judge, else gpt-4.")
-    add("--llm-scorecard", dest="llm_scorecards", action="append", default=None, metavar="PATH",
-        help="write the scorecard to PATH: .json, .md (Markdown) or .html (with a chart), by suffix. Repeatable. "
-             "Default: ini llm_scorecard, else none.")
-    add("--llm-thresholds", dest="llm_thresholds", default=None, metavar="PATH",
-        help="the thresholds file the CI gate checks (commit it). Default: ini llm_thresholds, else none.")
-    add("--llm-pin", dest="llm_pin", action="store_true", default=False,
-        help="write the thresholds file from this run's results (needs --llm-thresholds or ini llm_thresholds).")
-    add("--llm-max-error-rate", dest="llm_max_error_rate", type=_rate, default=None, metavar="FRACTION",
-        help="fail the run when more than this fraction of benchmark items errored (backend failures). "
-             "Default: ini llm_max_error_rate, else 0.05.")
-    add("--llm-cache-dir", dest="llm_cache_dir", default=None, metavar="DIR",
-        help="where responses are cached. Default: ini llm_cache_dir, else .llmeval-cache in the rootdir.")
-    add("--llm-cache", dest="llm_cache", choices=CACHE_MODES, default=None,
-        help="'on' reads and writes the response cache; 'refresh' asks every request again and rewrites it; "
-             "'off' neither reads nor writes. Default: ini llm_cache, else on.")
-    add("--llm-batch-size", dest="llm_batch_size", type=_positive_int, default=None, metavar="N",
-        help="local (transformers) generation batch size. Default: ini llm_batch_size, else 16.")
-    add("--llm-concurrency", dest="llm_concurrency", type=_positive_int, default=None, metavar="N",
-        help="most requests in flight to a server (it adapts down on HTTP 429). Default: ini llm_concurrency, else 8.")
-    add("--llm-timeout", dest="llm_timeout", type=_seconds, default=None, metavar="SECONDS",
-        help="per-request timeout for servers. Default: ini llm_timeout, else 60.")
-    add("--llm-allow-code-execution", dest="llm_allow_code_execution", action="store_true", default=None,
-        help="allow benchmarks (HumanEval) to run model-written code in a sandboxed subprocess. "
-             "Default: ini llm_allow_code_execution, else off (such items are skipped).")
-
-    ini = parser.addini
-    ini("llm_models", "models under test (see --llm-model)", type="linelist", default=[])
-    ini("llm_suite", "built-in suites to add (see --llm-suite)", type="linelist", default=[])
-    ini("llm_limit", "items per benchmark (see --llm-limit)", default="")
-    ini("llm_base_url", "OpenAI-compatible server URL (see --llm-base-url)", default="")
-    ini("llm_baseline", "baseline model spec (see --llm-baseline)", default="gpt-3.5-turbo")
-    ini("llm_judge", "judge model spec (see --llm-judge)", default="gpt-4")
-    ini("llm_scorecard", "scorecard paths (see --llm-scorecard)", type="linelist", default=[])
-    ini("llm_thresholds", "thresholds file (see --llm-thresholds)", default="")
-    ini("llm_max_error_rate", "allowed fraction of errored items (see --llm-max-error-rate)", default="0.05")
-    ini("llm_cache_dir", "response cache directory (see --llm-cache-dir)", default=".llmeval-cache")
-    ini("llm_cache", "cache mode on|off|refresh (see --llm-cache)", default="on")
-    ini("llm_batch_size", "local generation batch size (see --llm-batch-size)", default="16")
-    ini("llm_concurrency", "server concurrency (see --llm-concurrency)", default="8")
-    ini("llm_timeout", "server request timeout in seconds (see --llm-timeout)", default="60")
-    ini("llm_allow_code_execution", "allow sandboxed code execution (see --llm-allow-code-execution)",
-        type="bool", default=False)
-    ini("llm_aliases", "extra model aliases, one 'name = scheme:target' a line", type="linelist", default=[])
+Kind = Literal["text", "flag", "lines"]
 
 
 @dataclass(frozen=True)
-class Settings:
-    """The run's settings: command line first, then ini/pyproject, then environment, then defaults."""
+class Option:
+    """One setting: its flag, its ini key, how its text is checked, and its default.
 
-    models: tuple[str, ...]
-    suites: tuple[str, ...]
-    limit: int | None
-    base_url: str | None
-    baseline: str | None
-    judge: str
-    scorecards: tuple[Path, ...]
-    thresholds: Path | None
-    pin: bool
-    max_error_rate: float
-    cache_dir: Path
-    cache_mode: str
-    batch_size: int
-    concurrency: int
-    timeout: float
-    allow_code_execution: bool
-    aliases: tuple[str, ...]
+    ``kind`` is ``"text"`` (one value), ``"flag"`` (on/off; ini type bool) or ``"lines"``
+    (repeatable flag; ini type linelist). ``check`` turns a text into the value or raises
+    :class:`argparse.ArgumentTypeError`. ``default_text`` is how help and docs show the default.
+    """
+
+    name: str
+    flag: str | None
+    ini: str | None
+    help: str
+    default: Any
+    default_text: str
+    kind: Kind = "text"
+    check: Callable[[str], Any] | None = None
+    metavar: str | None = None
+    env: str | None = None
+    choices: tuple[str, ...] | None = None
+
+    def parse(self, text: str) -> Any:
+        """The value of ``text`` (an ini or environment value); raises ArgumentTypeError."""
+        if self.choices is not None and text not in self.choices:
+            raise argparse.ArgumentTypeError(f"use one of {', '.join(self.choices)}")
+        return text if self.check is None else self.check(text)
+
+    @property
+    def dest(self) -> str:
+        return f"llm_{self.name}"
 
 
-def _ini_number(config: pytest.Config, name: str, check: object) -> object:
-    raw = str(config.getini(name)).strip()
-    if not raw:
+OPTIONS: tuple[Option, ...] = (
+    Option("models", "--llm-model", "llm_models",
+           "model under test: an alias (llama-2-70b-chat, gpt-4, ...) or hf:DIR_OR_HUB_ID, gguf:FILE, openai:MODEL, "
+           "recorded:NAME. Repeat for several models side by side",
+           default=(EMBEDDED_MODEL,), default_text=f"the embedded {EMBEDDED_MODEL}", kind="lines", metavar="SPEC"),
+    Option("suites", "--llm-suite", "llm_suite",
+           "add built-in items: 'capabilities' (all), a capability (reasoning, general, ...) or a benchmark "
+           "(gsm8k, mmlu, ...). Repeatable",
+           default=(), default_text="none", kind="lines", metavar="NAME"),
+    Option("limit", "--llm-limit", "llm_limit",
+           "at most N items per benchmark: a seeded sample, the same items every run and machine",
+           default=None, default_text="all items", check=positive_int, metavar="N"),
+    Option("base_url", "--llm-base-url", "llm_base_url",
+           "an OpenAI-compatible server (vLLM, TGI, Ollama, llama.cpp, transformers serve) for openai: models and "
+           "aliases; the key is read only from $LLMEVAL_API_KEY, else $OPENAI_API_KEY",
+           default=None, default_text="$LLMEVAL_BASE_URL, else the OpenAI API", metavar="URL", env="LLMEVAL_BASE_URL"),
+    Option("baseline", "--llm-baseline", "llm_baseline",
+           "the baseline to compare with: live when reachable, else recorded outputs, else a scorecard JSON of an "
+           "earlier run (a path ending in .json); 'none' turns it off",
+           default="gpt-3.5-turbo", default_text="gpt-3.5-turbo", metavar="SPEC"),
+    Option("judge", "--llm-judge", "llm_judge",
+           "the judge model for judged benchmarks (AlpacaEval, MT-Bench): live when reachable, else recorded verdicts",
+           default="gpt-4", default_text="gpt-4", metavar="SPEC"),
+    Option("scorecards", "--llm-scorecard", "llm_scorecard",
+           "write the scorecard to PATH: .json, .md (Markdown) or .html (with a chart), by suffix. Repeatable",
+           default=(), default_text="none", kind="lines", metavar="PATH"),
+    Option("thresholds", "--llm-thresholds", "llm_thresholds",
+           "the thresholds file the CI gate checks (commit it); read at start, so a malformed one stops the run "
+           "before any inference",
+           default=None, default_text="none", metavar="PATH"),
+    Option("pin", "--llm-pin", None,
+           "write the thresholds file from this run's results (needs --llm-thresholds or ini llm_thresholds)",
+           default=False, default_text="off", kind="flag"),
+    Option("max_error_rate", "--llm-max-error-rate", "llm_max_error_rate",
+           "fail the run when more than this fraction of benchmark items errored (backend failures)",
+           default=0.05, default_text="0.05", check=fraction, metavar="FRACTION"),
+    Option("cache_dir", "--llm-cache-dir", "llm_cache_dir",
+           "where responses are cached (SQLite, shared safely by xdist workers)",
+           default=".llmeval-cache", default_text=".llmeval-cache in the rootdir", metavar="DIR"),
+    Option("cache_mode", "--llm-cache", "llm_cache",
+           "'on' reads and writes the response cache; 'refresh' asks every request again and rewrites it; "
+           "'off' neither reads nor writes",
+           default="on", default_text="on", choices=CACHE_MODES),
+    Option("batch_size", "--llm-batch-size", "llm_batch_size",
+           "local (transformers) generation batch size: rows decoding at once",
+           default=16, default_text="16", check=positive_int, metavar="N"),
+    Option("concurrency", "--llm-concurrency", "llm_concurrency",
+           "most requests in flight to a server; halves on HTTP 429 and grows back",
+           default=8, default_text="8", check=positive_int, metavar="N"),
+    Option("threads", "--llm-threads", "llm_threads",
+           "compute threads of a local (transformers) model in each process; by default the CPUs the process may use "
+           "(affinity and cgroup quota), shared among xdist workers",
+           default=None, default_text="the usable CPUs / workers", check=positive_int, metavar="N", env="LLMEVAL_THREADS"),
+    Option("timeout", "--llm-timeout", "llm_timeout",
+           "per-request timeout for servers, in seconds",
+           default=60.0, default_text="60", check=seconds, metavar="SECONDS"),
+    Option("allow_code_execution", "--llm-allow-code-execution", "llm_allow_code_execution",
+           "allow benchmarks (HumanEval) to run model-written code in a sandboxed subprocess; otherwise such items "
+           "are skipped",
+           default=False, default_text="off", kind="flag"),
+    Option("aliases", None, "llm_aliases",
+           "extra model aliases, one 'name = scheme:target' a line",
+           default=(), default_text="none", kind="lines"),
+)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """The run's settings, read once from :data:`OPTIONS` and validated (see the module docstring)."""
+
+    models: tuple[str, ...] = (EMBEDDED_MODEL,)
+    suites: tuple[str, ...] = ()
+    limit: int | None = None
+    base_url: str | None = None
+    baseline: str | None = "gpt-3.5-turbo"
+    judge: str = "gpt-4"
+    scorecards: tuple[Path, ...] = ()
+    thresholds: Path | None = None
+    pin: bool = False
+    max_error_rate: float = 0.05
+    cache_dir: Path = field(default_factory=lambda: Path(".llmeval-cache"))
+    cache_mode: str = "on"
+    batch_size: int = 16
+    concurrency: int = 8
+    threads: int | None = None
+    timeout: float = 60.0
+    allow_code_execution: bool = False
+    aliases: tuple[str, ...] = ()
+    #: The command line as given, without anything that looks like a key (for the scorecard).
+    args: tuple[str, ...] = ()
+
+
+#: RunOptions fields that are paths, resolved against the rootdir.
+_PATH_FIELDS = ("scorecards", "thresholds", "cache_dir")
+
+
+def addoption(parser: pytest.Parser) -> None:
+    """Add every option of :data:`OPTIONS` to pytest's parser (one group, one ``--llm-`` prefix)."""
+    group = parser.getgroup("llmeval", "model regression testing (pytest-llmeval)")
+    for option in OPTIONS:
+        if option.flag is not None:
+            default = f" Default: {option.default_text}" + (f" (ini {option.ini})." if option.ini else ".")
+            if option.kind == "flag":
+                group.addoption(option.flag, dest=option.dest, action="store_true", default=None,
+                                help=f"{option.help}.{default}")
+            else:
+                group.addoption(option.flag, dest=option.dest, default=None, metavar=option.metavar,
+                                action="append" if option.kind == "lines" else "store", type=option.check,
+                                choices=option.choices, help=f"{option.help}.{default}")
+        if option.ini is not None:
+            see = f" (see {option.flag})" if option.flag else ""
+            ini_type: Literal["bool", "linelist", "string"] = (
+                "bool" if option.kind == "flag" else "linelist" if option.kind == "lines" else "string")
+            parser.addini(option.ini, f"{option.help.split(':')[0].split(';')[0]}{see}", type=ini_type,
+                          default={"flag": False, "lines": [], "text": ""}[option.kind])
+
+
+def _from_ini(config: pytest.Config, option: Option) -> Any:
+    assert option.ini is not None
+    raw = config.getini(option.ini)
+    if option.kind == "flag":
+        return bool(raw) if raw not in ("", None) else None
+    if option.kind == "lines":
+        return tuple(raw) or None
+    text = str(raw).strip()
+    if not text:
         return None
     try:
-        return check(raw)  # type: ignore[operator]
+        return option.parse(text)
     except argparse.ArgumentTypeError as exc:
-        raise pytest.UsageError(f"ini option {name} = {raw!r}: {exc}") from None
+        raise pytest.UsageError(f"ini option {option.ini} = {text!r}: {exc}") from None
 
 
-def read_settings(config: pytest.Config) -> Settings:
+def value_of(config: pytest.Config, option: Option) -> Any:
+    """One setting's value: command line, then ini, then environment, then default."""
+    given = getattr(config.option, option.dest, None) if option.flag else None
+    if given is not None and given != []:
+        return tuple(given) if option.kind == "lines" else given
+    if option.ini is not None:
+        from_ini = _from_ini(config, option)
+        if from_ini is not None:
+            return from_ini
+    if option.env and os.environ.get(option.env):
+        text = os.environ[option.env]
+        try:
+            return option.parse(text)
+        except argparse.ArgumentTypeError as exc:
+            raise pytest.UsageError(f"environment variable {option.env}={text!r}: {exc}") from None
+    return option.default
+
+
+def read_options(config: pytest.Config) -> RunOptions:
     """Collect and validate every setting; bad values raise a UsageError that says what to do."""
-    opt = config.option
+    values = {option.name: value_of(config, option) for option in OPTIONS}
     root = config.rootpath
 
-    def path(value: str) -> Path:
+    def path(value: str | Path) -> Path:
         p = Path(value).expanduser()
         return p if p.is_absolute() else root / p
 
-    models = tuple(opt.llm_models or config.getini("llm_models") or [EMBEDDED_MODEL])
-    suites = tuple(opt.llm_suites or config.getini("llm_suite") or [])
-    limit = opt.llm_limit if opt.llm_limit is not None else _ini_number(config, "llm_limit", _positive_int)
-    base_url = opt.llm_base_url or str(config.getini("llm_base_url")).strip() or os.environ.get("LLMEVAL_BASE_URL") or None
-    baseline = opt.llm_baseline or str(config.getini("llm_baseline")).strip() or None
-    if baseline is not None and baseline.lower() == "none":
-        baseline = None
-    scorecards = tuple(path(p) for p in (opt.llm_scorecards or config.getini("llm_scorecard") or []))
-    for card in scorecards:
-        if card.suffix.lower() not in (".json", ".md", ".html", ".htm"):
+    values["scorecards"] = tuple(path(p) for p in values["scorecards"])
+    for card in values["scorecards"]:
+        if card.suffix.lower() not in SCORECARD_SUFFIXES:
             raise pytest.UsageError(f"--llm-scorecard {card}: the file name must end in .json, .md or .html")
-    thresholds_text = opt.llm_thresholds or str(config.getini("llm_thresholds")).strip()
-    thresholds = path(thresholds_text) if thresholds_text else None
-    if opt.llm_pin and thresholds is None:
+    values["thresholds"] = path(values["thresholds"]) if values["thresholds"] else None
+    values["cache_dir"] = path(values["cache_dir"])
+    if values["pin"] and values["thresholds"] is None:
         raise pytest.UsageError("--llm-pin writes the thresholds file: name it with --llm-thresholds=PATH "
                                 "(or llm_thresholds in pyproject.toml)")
-    max_error_rate = opt.llm_max_error_rate
-    if max_error_rate is None:
-        max_error_rate = _ini_number(config, "llm_max_error_rate", _rate)
-    cache_mode = opt.llm_cache or str(config.getini("llm_cache")).strip() or "on"
-    if cache_mode not in CACHE_MODES:
-        raise pytest.UsageError(f"ini option llm_cache = {cache_mode!r}: use one of {', '.join(CACHE_MODES)}")
-    allow = opt.llm_allow_code_execution
-    if allow is None:
-        allow = bool(config.getini("llm_allow_code_execution"))
-    return Settings(
-        models=models,
-        suites=suites,
-        limit=limit,  # type: ignore[arg-type]
-        base_url=base_url,
-        baseline=baseline,
-        judge=opt.llm_judge or str(config.getini("llm_judge")).strip() or "gpt-4",
-        scorecards=scorecards,
-        thresholds=thresholds,
-        pin=opt.llm_pin,
-        max_error_rate=0.05 if max_error_rate is None else max_error_rate,  # type: ignore[arg-type]
-        cache_dir=path(opt.llm_cache_dir or str(config.getini("llm_cache_dir")).strip() or ".llmeval-cache"),
-        cache_mode=cache_mode,
-        batch_size=opt.llm_batch_size or _ini_number(config, "llm_batch_size", _positive_int) or 16,  # type: ignore[arg-type]
-        concurrency=opt.llm_concurrency or _ini_number(config, "llm_concurrency", _positive_int) or 8,  # type: ignore[arg-type]
-        timeout=opt.llm_timeout or _ini_number(config, "llm_timeout", _seconds) or 60.0,  # type: ignore[arg-type]
-        allow_code_execution=allow,
-        aliases=tuple(config.getini("llm_aliases") or []),
-    )
+    if values["baseline"] is not None and str(values["baseline"]).lower() == "none":
+        values["baseline"] = None
+    values["args"] = tuple(a for a in config.invocation_params.args if "key" not in a.lower())
+    known = {f.name for f in fields(RunOptions)}
+    return RunOptions(**{k: v for k, v in values.items() if k in known})
 
 
 def api_key() -> str | None:
     """The API key, only ever from the environment."""
     return os.environ.get("LLMEVAL_API_KEY") or os.environ.get("OPENAI_API_KEY") or None
+
+
+def options_markdown(options: Sequence[Option] = OPTIONS) -> str:
+    """The reference table of docs/options.md, derived from :data:`OPTIONS`."""
+    lines = ["| option | ini | default | what it does |", "|---|---|---|---|"]
+    for option in options:
+        flag = "—"
+        if option.flag is not None:
+            shown = "|".join(option.choices) if option.choices else option.metavar or "VALUE"
+            flag = f"`{option.flag}`" if option.kind == "flag" else f"`{option.flag}={shown}`"
+            if option.kind == "lines":
+                flag += " (repeatable)"
+        ini = "—" if option.ini is None else f"`{option.ini}`" + {"lines": " (lines)", "flag": " (bool)"}.get(option.kind, "")
+        default = option.default_text + (f"; `${option.env}`" if option.env else "")
+        lines.append(f"| {flag} | {ini} | {default} | {option.help.replace('|', '&#124;')} |")
+    return "\n".join(lines) + "\n"

@@ -1,7 +1,15 @@
-"""pytest entry point: options, hooks, and the plugin objects registered only when needed.
+"""pytest entry point: options, hooks, and the plugin objects registered for a run.
 
 Importing this module imports nothing heavy: torch, transformers, datasets and openai load
 only inside the backend or loader that needs them, after benchmark items were collected.
+The behaviour lives in plugin objects (see docs/architecture.md):
+
+- :class:`~pytest_llmeval.collection.CollectionPlugin`: benchmarks into tests;
+- :class:`~pytest_llmeval.prefetch.PrefetchPlugin`: answering ahead of the tests;
+- :mod:`~pytest_llmeval.fixtures`: ``llm_item``, ``llm_response``, ``llm_model``;
+- on the controller only, :class:`~pytest_llmeval.scorecard.plugin.ScorecardPlugin` (outcomes,
+  scorecard, gate, reports, exit status) and :class:`~pytest_llmeval.junit.JUnitPlugin`;
+- with xdist, the channels of :mod:`~pytest_llmeval.xdist`.
 """
 
 from __future__ import annotations
@@ -9,10 +17,11 @@ from __future__ import annotations
 import pytest
 
 from . import hookspecs
-from .options import addoption, read_settings
-from .session import EVAL_SESSION, SETTINGS, EvalSession, llm_item, llm_model, llm_response
+from .options import addoption
 
-__all__ = ["llm_item", "llm_model", "llm_response"]  # fixtures, found by pytest in this module
+#: Names under which the plugin objects are registered (a conftest may look them up).
+PLUGIN_NAMES = ("llmeval-builtin", "llmeval-fixtures", "llmeval-collection", "llmeval-prefetch", "llmeval-scorecard",
+                "llmeval-junit", "llmeval-xdist")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -24,69 +33,63 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    from . import fixtures, state
+    from .builtin import BuiltinPlugin
+    from .collection import CollectionPlugin
+    from .evaluation import Evaluator
+    from .models import Models
+    from .options import read_options
+    from .prefetch import PrefetchPlugin
+    from .threads import backend_context
+    from .xdist import ControllerChannel, WorkerChannel, is_worker
+
     config.addinivalue_line("markers", "llmeval: a benchmark item (pytest-llmeval)")
     config.addinivalue_line("markers", "llmeval_benchmark(benchmark): parametrize a test over a benchmark's items")
     config.addinivalue_line("markers", "slow: slow tests, e.g. real-model runs (deselect with -m 'not slow')")
-    from .builtin import BuiltinPlugin
-
-    config.pluginmanager.register(BuiltinPlugin(), "llmeval-builtin")
-    settings = read_settings(config)
-    config.stash[SETTINGS] = settings
-    if settings.allow_code_execution:
+    manager = config.pluginmanager
+    manager.register(BuiltinPlugin(), "llmeval-builtin")
+    options = read_options(config)
+    factories = {}
+    for found in config.hook.pytest_llmeval_backends(config=config):
+        factories.update(found)
+    models = Models(options, factories, backend_context(config, options))
+    evaluator = Evaluator(models, options)
+    record = state.RunRecord()
+    config.stash[state.OPTIONS] = options
+    config.stash[state.EVALUATOR] = evaluator
+    config.stash[state.RECORD] = record
+    if options.allow_code_execution:
         from .sandbox import allow_code_execution
 
         allow_code_execution(True)
-    evaluator = EvalSession(config, settings)
-    config.stash[EVAL_SESSION] = evaluator
-    config.pluginmanager.register(evaluator, "llmeval-session")
-    if not hasattr(config, "workerinput"):  # the controller (or a plain run) sees every report
-        from .reporter import ScorecardReporter
-
-        reporter = ScorecardReporter(config, settings)
-        config.pluginmanager.register(reporter, "llmeval-reporter")
-        if config.pluginmanager.hasplugin("xdist"):
-            from .reporter import WorkerResults
-
-            config.pluginmanager.register(WorkerResults(reporter), "llmeval-xdist")
-    else:
-        config.pluginmanager.register(WorkerPublisher(evaluator), "llmeval-worker")
-
-
-class WorkerPublisher:
-    """On an xdist worker: hand the baseline's outcomes (scored here, not as tests) to the controller."""
-
-    def __init__(self, evaluator: EvalSession) -> None:
-        self.evaluator = evaluator
-
-    @pytest.hookimpl
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        from dataclasses import asdict
-
-        workeroutput = getattr(session.config, "workeroutput", None)
-        if workeroutput is not None:
-            workeroutput["llmeval_baseline"] = [asdict(o) for o in self.evaluator.baseline_outcomes]
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_sessionstart(session: pytest.Session) -> None:
-    """Per-item properties (model, capability, answer, ...) are testcase <property> elements,
-    which pytest's xunit1 family allows and its xunit2 schema forbids: JUnit files written with
-    this plugin use xunit1 so that they stay valid for the family they declare."""
-    try:
-        from _pytest.junitxml import xml_key
-    except ImportError:  # pragma: no cover
+    manager.register(fixtures, "llmeval-fixtures")
+    manager.register(CollectionPlugin(config, options, evaluator), "llmeval-collection")
+    manager.register(PrefetchPlugin(config, evaluator, record), "llmeval-prefetch")
+    if is_worker(config):
+        manager.register(WorkerChannel(), "llmeval-xdist")
         return
-    xml = session.config.stash.get(xml_key, None)
-    if xml is not None:
-        xml.family = "xunit1"
+    from .junit import JUnitPlugin
+    from .scorecard.plugin import ScorecardPlugin
+
+    manager.register(ScorecardPlugin(config, options, models.info), "llmeval-scorecard")
+    manager.register(JUnitPlugin(), "llmeval-junit")
+    if manager.hasplugin("xdist"):
+        manager.register(ControllerChannel(config), "llmeval-xdist")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    evaluator = config.stash.get(EVAL_SESSION, None)
+    from . import state
+
+    evaluator = config.stash.get(state.EVALUATOR, None)
     if evaluator is not None:
-        evaluator.close()
-        del config.stash[EVAL_SESSION]
-    for name in ("llmeval-xdist", "llmeval-worker", "llmeval-reporter", "llmeval-session", "llmeval-builtin"):
+        evaluator.models.close()
+    if state.EVALUATOR in config.stash:
+        del config.stash[state.EVALUATOR]
+    if state.OPTIONS in config.stash:
+        del config.stash[state.OPTIONS]
+    if state.RECORD in config.stash:
+        del config.stash[state.RECORD]
+    for name in PLUGIN_NAMES:
         plugin = config.pluginmanager.get_plugin(name)
         if plugin is not None:
             config.pluginmanager.unregister(plugin)

@@ -1,0 +1,156 @@
+"""Benchmark items as pytest items: one test per item and model.
+
+Built-in suites (``--llm-suite``) are collected under a virtual ``llmeval`` collector, so their
+ids read ``llmeval::gsm8k[janet-s-ducks-1a2b3c4d5e]``; a :class:`Benchmark` assigned to a
+``test_*`` name in a test module is collected in that module
+(``test_geo.py::capitals[france-a58b6c6617]``); a test decorated with ``benchmark.each`` is
+parametrized with one :class:`Bound` per item and model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from . import properties
+from .benchmarks.base import Benchmark, Item
+from .evaluation import Evaluation, Evaluator
+from .request import Request, Response
+from .scoring.base import Score, as_text
+
+if TYPE_CHECKING:
+    from _pytest._code.code import ExceptionInfo, TerminalRepr
+
+
+class Bound:
+    """A benchmark item together with the model that answers it (a ``benchmark.each`` parameter)."""
+
+    def __init__(self, model: str, item: Item) -> None:
+        self.model = model
+        self.item = item
+
+    def __repr__(self) -> str:
+        return f"{self.item.benchmark.name}[{self.item.id}] on {self.model}"
+
+
+def bound_of(node: pytest.Item) -> Bound | None:
+    """The item and model a collected test answers: a benchmark item, or a ``benchmark.each``
+    test; None for any other test."""
+    if isinstance(node, BenchmarkItem):
+        return node.bound
+    callspec = getattr(node, "callspec", None)
+    value = callspec.params.get("llm_item") if callspec is not None else None
+    return value if isinstance(value, Bound) else None
+
+
+def item_name(benchmark: str, item: Item, model: str, several_models: bool) -> str:
+    """The test name: ``gsm8k[<id>]``, with ``-<model>`` when several models run side by side."""
+    suffix = f"-{model}" if several_models else ""
+    return f"{benchmark}[{item.id}{suffix}]"
+
+
+def identity_properties(model: str, item: Item, benchmark: str | None = None) -> properties.Properties:
+    """The properties that name an item on a model (``benchmark`` overrides the row name)."""
+    return properties.identity_properties(model, item.capability, benchmark or item.benchmark.name, item.id, item.subset)
+
+
+class WrongAnswer(AssertionError):
+    """The model answered, and the answer is wrong: a failed item."""
+
+    def __init__(self, score: Score) -> None:
+        super().__init__(score.explanation or f"expected {score.expected!r}, got {score.answer!r}")
+        self.score = score
+
+
+def backend_failure(message: str) -> None:
+    """Error the current test with ``message`` alone: the cause, not a traceback of the plugin."""
+    pytest.fail(f"backend error: {message}", pytrace=False)
+
+
+def settle(result: Evaluation) -> Score:
+    """The score of an evaluation, or the test's skip or error when there is none."""
+    if result.skipped is not None:
+        pytest.skip(result.skipped)
+    if result.error is not None:
+        backend_failure(result.error)
+    assert result.score is not None
+    return result.score
+
+
+class BenchmarkItem(pytest.Item):
+    """One benchmark item answered by one model, scored by the benchmark's scorer."""
+
+    def __init__(self, *, item: Item, model: str, evaluator: Evaluator, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.bound = Bound(model, item)
+        self.evaluator = evaluator
+        self.result: Evaluation | None = None
+        self.user_properties.extend(identity_properties(model, item))
+
+    @property
+    def item(self) -> Item:
+        return self.bound.item
+
+    @property
+    def model(self) -> str:
+        return self.bound.model
+
+    def setup(self) -> None:
+        # Answering and scoring happen here, so that a backend, judge or scorer failure is an
+        # errored item and never a wrong answer.
+        self.result = self.evaluator.evaluate(self.model, self.item)
+        score = settle(self.result)
+        self.user_properties.extend(properties.outcome_properties(
+            answer=score.answer, expected=score.expected, passed=score.passed, metrics=score.metrics))
+
+    def runtest(self) -> None:
+        assert self.result is not None and self.result.score is not None
+        if not self.result.score.passed:
+            raise WrongAnswer(self.result.score)
+
+    def repr_failure(self, excinfo: ExceptionInfo[BaseException], style: Any = None) -> str | TerminalRepr:
+        if isinstance(excinfo.value, WrongAnswer) and self.result is not None:
+            return describe_wrong_answer(self.result.request, self.result.response, excinfo.value.score)
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        return self.path, None, f"{self.item.benchmark.name} {self.item.id} ({self.model})"
+
+
+def describe_wrong_answer(request: Request | None, response: Response | None, score: Score) -> str:
+    """What a person needs to judge a failure: the prompt, the raw response, what was extracted."""
+    prompt = request.text() if request is not None else "?"
+    if response is not None and response.choice_logprobs is not None and request is not None:
+        raw = ", ".join(f"{c}: {lp:.3f}" for c, lp in zip(request.choices, response.choice_logprobs, strict=False))
+        raw = f"log-likelihood of each choice: {raw}"
+    else:
+        raw = response.text if response is not None else "?"
+    lines = [
+        f"expected: {score.expected}",
+        f"extracted answer: {as_text(score.answer) if score.answer is not None else '(none found)'}",
+    ]
+    if score.explanation:
+        lines.append(f"why: {score.explanation}")
+    lines += ["", "--- prompt ---", clip(prompt), "--- raw response ---", clip(raw)]
+    return "\n".join(lines)
+
+
+def clip(text: str, limit: int = 4000) -> str:
+    """``text``, cut to ``limit`` characters with a note of how much was left out."""
+    return text if len(text) <= limit else text[:limit] + f"\n... ({len(text) - limit} more characters)"
+
+
+class SuiteCollector(pytest.Collector):
+    """The built-in items selected by ``--llm-suite``, under one virtual node named ``llmeval``."""
+
+    def __init__(self, *, benchmarks: Sequence[Benchmark], make_items: Callable[[pytest.Collector, Benchmark], list[pytest.Item]],
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.benchmarks = benchmarks
+        self.make_items = make_items
+
+    def collect(self) -> Iterable[pytest.Item]:
+        for benchmark in self.benchmarks:
+            yield from self.make_items(self, benchmark)

@@ -1,0 +1,155 @@
+"""The run's models: the candidates under test, the baseline and the judge, and the engine
+that answers them.
+
+Built once per process from the frozen :class:`~pytest_llmeval.options.RunOptions` and the
+backend factories that plugins registered (``pytest_llmeval_backends``). Nothing heavy happens
+here: a backend is made only when something must be inferred (see
+:class:`~pytest_llmeval.engine.ModelHandle`).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+
+import pytest
+
+from .backends.base import Backend, BackendContext, BackendError, BackendFactory
+from .cache import ResponseCache
+from .engine import Engine, ModelHandle
+from .options import RunOptions, api_key
+from .registry import SCHEMES, ModelSpec, ModelSpecError, parse_aliases, resolve
+from .scorecard import ModelInfo
+
+#: The engine's name for the judge model (kept apart from a candidate of the same name).
+JUDGE = "<judge>"
+
+
+class Models:
+    """Candidates, baseline and judge of one run, and the engine answering them.
+
+    ``baseline_note`` and ``judge_note`` say where each comes from (live, recorded, a scorecard
+    file) or why there is none, for the run's header.
+    """
+
+    def __init__(self, options: RunOptions, factories: Mapping[str, BackendFactory], context: BackendContext) -> None:
+        self.options = options
+        self.factories = dict(factories)
+        self.context = context
+        extra = tuple(s for s in self.factories if s not in SCHEMES)
+        try:
+            self.aliases = parse_aliases(list(options.aliases), extra)
+        except ModelSpecError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        self.extra_schemes = extra
+        self.candidates = self._candidates(options.models)
+        self.baseline, self.baseline_note = self._helper(options.baseline, "baseline")
+        if self.baseline is not None and self.baseline.name in self.names:
+            self.baseline, self.baseline_note = None, "the baseline is also a model under test"
+        self.judge, self.judge_note = self._helper(options.judge, "judge")
+        self._engine: Engine | None = None
+
+    @property
+    def names(self) -> list[str]:
+        """The candidates' names, in the order given."""
+        return [spec.name for spec in self.candidates]
+
+    def _resolve(self, text: str) -> ModelSpec:
+        return resolve(text, self.aliases, self.extra_schemes)
+
+    def _candidates(self, texts: tuple[str, ...]) -> list[ModelSpec]:
+        try:
+            specs = [self._resolve(text) for text in texts]
+        except ModelSpecError as exc:
+            raise pytest.UsageError(f"--llm-model: {exc}") from None
+        names = [s.name for s in specs]
+        if len(set(names)) != len(names):
+            raise pytest.UsageError(f"--llm-model: the same model is named twice ({', '.join(names)})")
+        return specs
+
+    def _helper(self, text: str | None, role: str) -> tuple[ModelSpec | None, str]:
+        """The baseline or the judge: live when a server is configured, else recorded outputs.
+
+        "Reachable" means an API key or a base URL is configured; nothing is probed, so an
+        offline run never waits on the network.
+        """
+        if text is None:
+            return None, f"no {role} (turned off)"
+        if text.endswith(".json") and role == "baseline":
+            return None, f"from the scorecard file {text}"
+        try:
+            spec = self._resolve(text)
+        except ModelSpecError as exc:
+            raise pytest.UsageError(f"--llm-{role}: {exc}") from None
+        if spec.scheme != "openai" or api_key() or self.options.base_url:
+            return spec, f"{spec.scheme}:{spec.target}"
+        from .backends.recorded import available_sets
+
+        recorded = {"gpt-4": "alpaca_eval_gpt4"}.get(spec.name) if role == "judge" else spec.name
+        if recorded in available_sets():
+            return ModelSpec(spec.name, "recorded", recorded, spec.alias), (
+                f"recorded outputs ({recorded}): no API key or --llm-base-url for a live {spec.name}")
+        return None, f"{spec.name} is not reachable (no API key or --llm-base-url) and has no recorded outputs"
+
+    def spec(self, name: str) -> ModelSpec | None:
+        """The candidate or baseline of that name."""
+        return next((s for s in (*self.candidates, self.baseline) if s is not None and s.name == name), None)
+
+    def backend_for(self, spec: ModelSpec) -> Backend:
+        """Build the backend for a model; an alias asked of a server goes to that server."""
+        scheme = spec.scheme
+        if self.options.base_url and spec.alias is not None and spec.scheme == "hf" and spec.alias.served_name:
+            spec = ModelSpec(spec.name, "openai", spec.alias.served_name, spec.alias)
+            scheme = "openai"
+        if scheme not in self.factories:
+            raise BackendError(f"no backend is installed for {scheme}: models (known: {', '.join(sorted(self.factories))})")
+        return self.factories[scheme](spec, self.context)
+
+    @property
+    def engine(self) -> Engine:
+        """The engine, made on first use (it opens the response cache)."""
+        if self._engine is None:
+            roles = [(spec, "candidate") for spec in self.candidates]
+            roles += [(spec, role) for spec, role in ((self.baseline, "baseline"), (self.judge, "judge")) if spec is not None]
+            handles = {
+                spec.name if role != "judge" else JUDGE: ModelHandle(spec.name, functools.partial(self.backend_for, spec), role)
+                for spec, role in roles
+            }
+            self._engine = Engine(handles, ResponseCache(self.options.cache_dir, self.options.cache_mode))  # type: ignore[arg-type]
+        return self._engine
+
+    @property
+    def engine_started(self) -> bool:
+        """Whether anything was asked of the engine in this process."""
+        return self._engine is not None
+
+    def info(self) -> list[ModelInfo]:
+        """The candidates and the baseline as the scorecard lists them: which backend served
+        each and how (when it was built in this process), else its spec."""
+        rows = []
+        specs = [(spec, "candidate") for spec in self.candidates]
+        if self.baseline is not None:
+            specs.append((self.baseline, "baseline"))
+        for spec, role in specs:
+            handle = self._engine.models.get(spec.name) if self._engine is not None else None
+            if handle is not None and handle.built:
+                rows.append(ModelInfo(spec.name, handle.backend.name, handle.describe(), role))  # type: ignore[arg-type]
+            else:
+                rows.append(ModelInfo(spec.name, spec.scheme, f"{spec.scheme}:{spec.target}", role))  # type: ignore[arg-type]
+        return rows
+
+    def header_lines(self) -> list[str]:
+        """One line per model for the run's header: which backend serves it, and how."""
+        if self._engine is None:
+            return []
+        lines = []
+        for name, handle in self._engine.models.items():
+            label = f"{handle.role} {handle.name}" if handle.role != "candidate" else name
+            lines.append(f"llmeval: {label}: {handle.describe()}")
+        if self.baseline is None:
+            lines.append(f"llmeval: baseline: {self.baseline_note}")
+        return lines
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.close()

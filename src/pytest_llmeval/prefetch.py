@@ -1,0 +1,74 @@
+"""Answering ahead of the tests: what to ask, the judge's second stage, and the baseline.
+
+Before the first test runs, every selected item's request goes to the engine in one go, so that
+backends batch (local weights) or overlap (servers) them; each test then reads its answer.
+Judged benchmarks take a second stage: once the answers are in, the judge's prompts are
+gathered and answered the same way. The baseline answers the same items and is scored here,
+outside any test (it is a column of the scorecard, not a test of the run).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from .benchmarks.base import Item
+from .evaluation import Evaluator
+from .items import bound_of
+from .models import JUDGE
+from .progress import progress_printer
+from .state import RunRecord
+from .xdist import run_id, worker_slot
+
+
+class PrefetchPlugin:
+    """Registered in every process that runs tests (xdist workers too)."""
+
+    def __init__(self, config: pytest.Config, evaluator: Evaluator, record: RunRecord) -> None:
+        self.config = config
+        self.evaluator = evaluator
+        self.models = evaluator.models
+        self.record = record
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> Any:
+        collection_failed = session.testsfailed and not self.config.option.continue_on_collection_errors
+        if not self.config.option.collectonly and not collection_failed:
+            self.prefetch(session.items)
+        return (yield)
+
+    def wanted(self, nodes: Sequence[pytest.Item]) -> tuple[list[tuple[str, Item]], list[Item]]:
+        """The (model, item) pairs to answer, the baseline's included, and the distinct items."""
+        wanted = [(bound.model, bound.item) for bound in map(bound_of, nodes) if bound is not None]
+        unique = list({id(item): item for _, item in wanted}.values())
+        if self.models.baseline is not None:
+            wanted += [(self.models.baseline.name, item) for item in unique]
+        return [(m, i) for m, i in wanted if self.evaluator.why_skipped(m, i) is None], unique
+
+    def prefetch(self, nodes: Sequence[pytest.Item]) -> None:
+        wanted, unique = self.wanted(nodes)
+        if not wanted:
+            return
+        worker, workers = worker_slot(self.config)
+        engine = self.models.engine
+        engine.run_id = run_id(self.config)
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        engine.progress = progress_printer(reporter) if reporter is not None and worker == 0 else None
+        started = time.perf_counter()
+        engine.prefetch([(model, item.requests) for model, item in wanted], worker, workers)
+        judge_requests = [(JUDGE, (request,)) for model, item in wanted
+                          if (request := self.evaluator.judge_request(model, item)) is not None]
+        if judge_requests and self.models.judge is not None:
+            engine.prefetch(judge_requests, worker, workers)
+        baseline = self.models.baseline
+        if baseline is not None:
+            # Each worker scores its own share of the baseline's items; answers come from the cache.
+            self.record.baseline_outcomes.extend(self.evaluator.outcome(baseline.name, item)
+                                                 for index, item in enumerate(unique) if index % workers == worker)
+        self.record.prefetch_seconds = time.perf_counter() - started
+        if reporter is not None and workers == 1:
+            for line in self.models.header_lines():
+                reporter.write_line(line)

@@ -1,0 +1,97 @@
+"""The report-property vocabulary: what a benchmark item's test report carries, written and read
+in this one module.
+
+Each benchmark item puts ``("llm_<name>", value)`` pairs on its ``user_properties``; pytest
+serialises them across xdist workers and writes them into JUnit files as ``<property>``
+elements, and the scorecard is rebuilt from them on the controller
+(:func:`outcome_from_report`). Names: ``llm_model``, ``llm_capability``, ``llm_benchmark``,
+``llm_item``, ``llm_subset``, ``llm_fingerprint``; after scoring ``llm_answer``,
+``llm_expected``, ``llm_score``, ``llm_metric_<name>``, ``llm_samples``, ``llm_reasoning``,
+``llm_truncated``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import pytest
+
+from .scorecard import ItemOutcome, Outcome
+
+#: The prefix of every property the plugin puts on a report.
+PREFIX = "llm_"
+MODEL = PREFIX + "model"
+CAPABILITY = PREFIX + "capability"
+BENCHMARK = PREFIX + "benchmark"
+ITEM = PREFIX + "item"
+SUBSET = PREFIX + "subset"
+FINGERPRINT = PREFIX + "fingerprint"
+ANSWER = PREFIX + "answer"
+EXPECTED = PREFIX + "expected"
+SCORE = PREFIX + "score"
+METRIC = PREFIX + "metric_"
+SAMPLES = PREFIX + "samples"
+REASONING = PREFIX + "reasoning"
+TRUNCATED = PREFIX + "truncated"
+VERDICT = PREFIX + "verdict"
+
+Properties = list[tuple[str, object]]
+
+
+def identity_properties(model: str, capability: str, benchmark: str, item: str, subset: str | None = None,
+                        fingerprint: str | None = None) -> Properties:
+    """Who the item is: set when it is collected, so even a skipped item is counted."""
+    props: Properties = [(MODEL, model), (CAPABILITY, capability), (BENCHMARK, benchmark), (ITEM, item)]
+    if subset is not None:
+        props.append((SUBSET, subset))
+    if fingerprint is not None:
+        props.append((FINGERPRINT, fingerprint))
+    return props
+
+
+def outcome_properties(*, answer: str | None, expected: str, passed: bool, metrics: dict[str, float],
+                       samples: Iterable[bool] = (), reasoning: str | None = None, truncated: bool = False) -> Properties:
+    """What scoring found: the extracted answer, the expected one, pass/fail and metrics; with
+    repeats, one 1/0 per sample; the reasoning trace and whether the reply was cut off."""
+    props: Properties = [(ANSWER, "" if answer is None else answer), (EXPECTED, expected), (SCORE, "1" if passed else "0")]
+    props.extend((f"{METRIC}{k}", f"{v:g}") for k, v in sorted(metrics.items()))
+    drawn = "".join("1" if s else "0" for s in samples)
+    if len(drawn) > 1:
+        props.append((SAMPLES, drawn))
+    if reasoning:
+        props.append((REASONING, reasoning))
+    if truncated:
+        props.append((TRUNCATED, "1"))
+    return props
+
+
+def is_benchmark_report(report: pytest.TestReport) -> bool:
+    """Whether the report is of a benchmark item (it carries the item's identity)."""
+    return any(k == BENCHMARK for k, _ in report.user_properties)
+
+
+def outcome_from_report(report: pytest.TestReport) -> ItemOutcome | None:
+    """The item outcome a report says, or None when it says nothing new (not a benchmark item,
+    or a setup/teardown that went fine)."""
+    if report.when != "call" and report.passed:
+        return None
+    props: dict[str, Any] = {k: v for k, v in report.user_properties if isinstance(k, str) and k.startswith(PREFIX)}
+    if BENCHMARK not in props:
+        return None
+    outcome: Outcome
+    if report.when == "call":
+        outcome = "skipped" if report.skipped else ("passed" if report.passed else "failed")
+    elif report.failed:
+        outcome = "error"
+    elif report.skipped:
+        outcome = "skipped"
+    else:
+        return None
+    metrics = {k[len(METRIC):]: float(str(v)) for k, v in props.items() if k.startswith(METRIC)}
+    samples = tuple(int(c) for c in str(props.get(SAMPLES, "")))
+    return ItemOutcome(model=str(props[MODEL]), capability=str(props[CAPABILITY]), benchmark=str(props[BENCHMARK]),
+                       item=str(props[ITEM]), outcome=outcome, subset=props.get(SUBSET), answer=props.get(ANSWER),
+                       expected=props.get(EXPECTED), metrics=metrics, fingerprint=props.get(FINGERPRINT),
+                       samples=samples if outcome in ("passed", "failed") else (),
+                       truncated=str(props.get(TRUNCATED, "")) == "1")

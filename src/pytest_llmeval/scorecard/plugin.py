@@ -1,0 +1,221 @@
+"""The scorecard at the end of a run: gathered from the reports, built once, gated or pinned,
+written, printed, and turned into the exit status.
+
+Registered only in the process that sees every report (never an xdist worker), as pytest's
+junitxml is.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .. import properties
+from ..options import RunOptions
+from ..state import RECORD
+from .card import ModelInfo, Scorecard, ScorecardError
+from .outcomes import ItemOutcome
+
+
+class ScorecardPlugin:
+    """Outcomes in, scorecard out. ``card`` is the finished scorecard after the session."""
+
+    def __init__(self, config: pytest.Config, options: RunOptions, models_info: Any) -> None:
+        self.config = config
+        self.options = options
+        self.models_info = models_info  # () -> list[ModelInfo]; the models are known only at the end
+        self.outcomes: dict[str, ItemOutcome] = {}
+        self.other_failures = 0
+        self.card: Scorecard | None = None
+        self.gate: Any = None
+        self.messages: list[str] = []
+        self.notes: list[str] = []
+        self.written: list[Path] = []
+        self.thresholds = self._load_thresholds()
+
+    def _load_thresholds(self) -> Any:
+        """Read the thresholds file at start, so a malformed one stops the run before any inference."""
+        path = self.options.thresholds
+        if path is None or self.options.pin:
+            return None
+        from ..gate import ThresholdsError, load_thresholds
+
+        if not path.exists():
+            raise pytest.UsageError(f"--llm-thresholds: {path} does not exist. Create it from a good run with "
+                                    f"--llm-thresholds={path} --llm-pin, and commit it.")
+        try:
+            return load_thresholds(path)
+        except ThresholdsError as exc:
+            raise pytest.UsageError(f"--llm-thresholds: {exc}") from None
+
+    @pytest.hookimpl
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        outcome = properties.outcome_from_report(report)
+        if outcome is not None:
+            previous = self.outcomes.get(report.nodeid)
+            # A teardown error after a verdict still counts the item once, as pytest shows it last.
+            if previous is None or outcome.outcome == "error" or report.when == "call":
+                self.outcomes[report.nodeid] = outcome
+        elif report.failed and not properties.is_benchmark_report(report):
+            self.other_failures += 1
+
+    # -- building ------------------------------------------------------------------------------
+
+    def _baseline(self) -> tuple[list[ItemOutcome], list[ModelInfo]]:
+        """The baseline's outcomes on the items the models under test ran (it is a comparison,
+        not a run of its own), from this run or from an earlier run's scorecard file."""
+        record = self.config.stash.get(RECORD, None)
+        outcomes = list(record.baseline_outcomes) if record is not None else []
+        infos: list[ModelInfo] = []
+        text = self.options.baseline
+        if text and text.endswith(".json"):
+            path = Path(text) if Path(text).is_absolute() else self.config.rootpath / text
+            earlier = read_scorecard(path, "--llm-baseline")
+            model = next((m for m in earlier.candidates), None)
+            if model is None:
+                raise pytest.UsageError(f"--llm-baseline: {path} holds no model under test")
+            name = f"{model} ({path.name})"
+            outcomes += [ItemOutcome.from_json({**o.to_json(), "model": name}) for o in earlier.outcomes(model)]
+            infos.append(ModelInfo(name, "scorecard file", f"outcomes from {path}", "baseline"))
+        ran = {(o.benchmark, o.item) for o in self.outcomes.values()}
+        return [o for o in outcomes if (o.benchmark, o.item) in ran], infos
+
+    def build(self) -> Scorecard:
+        from ..published import published_for
+
+        baseline, extra = self._baseline()
+        models = [*self.models_info(), *extra]
+        run = {"suites": list(self.options.suites), "limit": self.options.limit, "args": list(self.options.args)}
+        card = Scorecard.build([*self.outcomes.values(), *baseline], models, run)
+        return card.with_published(published_for([m.name for m in card.models],
+                                                 sorted({g.benchmark for g in card.benchmarks if g.benchmark})))
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if not self.outcomes:
+            return
+        card = self.build()
+        card = self._gate_or_pin(card)
+        self.card = card
+        self.config.hook.pytest_llmeval_scorecard(config=self.config, scorecard=card.to_json())
+        self._decide_exit(session)
+        self._write(card)
+        from ..junit import add_capability_testcases
+
+        add_capability_testcases(self.config, card, self.gate)
+
+    def _gate_or_pin(self, card: Scorecard) -> Scorecard:
+        from ..gate import evaluate, load_thresholds, pin, write_thresholds
+
+        path = self.options.thresholds
+        if path is not None and self.options.pin:
+            previous = None
+            if path.exists():
+                try:
+                    previous = load_thresholds(path).settings
+                except Exception:
+                    previous = None
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_thresholds(pin(card.to_json(), settings=previous), path)
+            self.notes.append(f"thresholds pinned to {path}: commit it, and gate CI with --llm-thresholds={path}")
+        elif self.thresholds is not None:
+            self.gate = evaluate(self.thresholds, card.to_json())
+            return card.with_gate(self.gate.to_dict())
+        return card
+
+    def _decide_exit(self, session: pytest.Session) -> None:
+        total = len(self.outcomes)
+        errors = sum(1 for o in self.outcomes.values() if o.outcome == "error")
+        error_rate = errors / total if total else 0.0
+        failed_run = False
+        if errors and error_rate > self.options.max_error_rate:
+            self.messages.append(
+                f"{errors} of {total} benchmark items errored ({error_rate:.1%}), above the allowed "
+                f"{self.options.max_error_rate:.1%} (--llm-max-error-rate): the backend is failing, not the model"
+            )
+            failed_run = True
+        if self.gate is not None and not self.gate.passed:
+            failed_run = True
+        # Wrong answers are measurements, not a broken build: only the gate, backend errors beyond
+        # the allowed rate, and ordinary tests decide the exit status.
+        if session.exitstatus == pytest.ExitCode.TESTS_FAILED and not failed_run and self.other_failures == 0:
+            session.exitstatus = pytest.ExitCode.OK
+        elif failed_run and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def _write(self, card: Scorecard) -> None:
+        for path in self.options.scorecards:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(render(card, path.suffix.lower()), encoding="utf-8")
+            self.written.append(path)
+
+    # -- the terminal ---------------------------------------------------------------------------
+
+    @pytest.hookimpl
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.card is None:
+            return
+        from ..reports.terminal import render_table
+
+        tr = terminalreporter
+        tr.write_sep("=", "llmeval scorecard")
+        for line in render_table(self.card.to_json()):
+            tr.write_line(line)
+        stats = self.stats_line()
+        if stats:
+            tr.write_line(stats)
+        for path in self.written:
+            tr.write_line(f"scorecard written to {path}")
+        for line in self.notes:
+            tr.write_line(line)
+        if self.gate is not None:
+            tr.write_sep("=", "llmeval gate", red=not self.gate.passed, green=self.gate.passed)
+            tr.write_line(self.gate.summary())
+            for message in self.gate.messages():
+                is_failure = not message.startswith(("warning", "note"))
+                tr.write_line(message, red=is_failure and not self.gate.passed)
+        for message in self.messages:
+            tr.write_line(f"FAILED: {message}", red=True, bold=True)
+        if self.options.thresholds is None:
+            tr.write_line("no thresholds pinned: add --llm-thresholds=llm-thresholds.json --llm-pin to pin this run, "
+                          "then gate CI with --llm-thresholds=llm-thresholds.json")
+
+    def stats_line(self) -> str | None:
+        """How many responses came from the cache and how many were inferred (this process)."""
+        from ..state import EVALUATOR
+
+        evaluator = self.config.stash.get(EVALUATOR, None)
+        if evaluator is None or not evaluator.models.engine_started:
+            return None
+        stats = evaluator.models.engine.stats()
+        record = self.config.stash.get(RECORD, None)
+        took = f" in {record.prefetch_seconds:.1f}s" if record is not None and record.prefetch_seconds else ""
+        return (f"responses: {stats['cache_hits']} from cache, {stats['inference_requests']} inferred{took}"
+                f" (cache: {self.options.cache_dir}, {self.options.cache_mode})")
+
+
+def render(card: Scorecard, suffix: str) -> str:
+    """The scorecard as a file of that suffix: ``.json``, ``.md`` or ``.html``/``.htm``."""
+    document = card.to_json()
+    if suffix == ".json":
+        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    if suffix == ".md":
+        from ..reports.markdown import render_markdown
+
+        return render_markdown(document)
+    from ..reports.html import render_html
+
+    return render_html(document)
+
+
+def read_scorecard(path: Path, flag: str) -> Scorecard:
+    """A scorecard JSON file, or a UsageError naming ``flag``, the file and what is wrong."""
+    try:
+        return Scorecard.from_json(json.loads(path.read_text(encoding="utf-8")), str(path))
+    except (OSError, ValueError) as exc:
+        if isinstance(exc, ScorecardError):
+            raise pytest.UsageError(f"{flag}: {exc}") from None
+        raise pytest.UsageError(f"{flag}: {path} is not a readable scorecard JSON ({exc})") from None
