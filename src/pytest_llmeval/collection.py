@@ -14,7 +14,7 @@ import pytest
 from .benchmarks.base import Benchmark, Item
 from .benchmarks.data import DatasetError
 from .evaluation import Evaluator
-from .items import BenchmarkItem, Bound, SuiteCollector, bound_of, identity_properties, item_name
+from .items import BenchmarkItem, Bound, SuiteCollector, add_fingerprint, bound_of, identity_properties, item_name
 from .options import RunOptions
 
 #: The marker ``benchmark.each`` puts on a test.
@@ -136,3 +136,9 @@ class CollectionPlugin:
             item.user_properties.extend(identity_properties(bound.model, bound.item, label))
             item.add_marker(bound.item.capability)
             item.add_marker("llmeval")
+
+    @pytest.hookimpl
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        bound = bound_of(item)
+        if bound is not None and not isinstance(item, BenchmarkItem):
+            add_fingerprint(item, bound.item)

@@ -56,6 +56,13 @@ def identity_properties(model: str, item: Item, benchmark: str | None = None) ->
     return properties.identity_properties(model, item.capability, benchmark or item.benchmark.name, item.id, item.subset)
 
 
+def add_fingerprint(node: pytest.Item, item: Item) -> None:
+    """Put the item's content fingerprint on its report (done as it runs: hashing every
+    collected item would slow down collecting large benchmarks)."""
+    if not any(k == properties.FINGERPRINT for k, _ in node.user_properties):
+        node.user_properties.append((properties.FINGERPRINT, item.fingerprint))
+
+
 class WrongAnswer(AssertionError):
     """The model answered, and the answer is wrong: a failed item."""
 
@@ -100,6 +107,7 @@ class BenchmarkItem(pytest.Item):
     def setup(self) -> None:
         # Answering and scoring happen here, so that a backend, judge or scorer failure is an
         # errored item and never a wrong answer.
+        add_fingerprint(self, self.item)
         self.result = self.evaluator.evaluate(self.model, self.item)
         score = settle(self.result)
         self.user_properties.extend(properties.outcome_properties(

@@ -24,6 +24,7 @@ import re
 import string
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Union
 
@@ -62,6 +63,16 @@ class Item:
     def key(self) -> str:
         """``"benchmark[id]"``: the item's name in gate messages, pins and requests."""
         return item_key(self.benchmark.name, self.id)
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """What was asked and what was expected, hashed (16 hex digits of SHA-256): a pinned gate
+        compares an item only while this is unchanged. Generation settings count; the item's
+        own name and sample index do not."""
+        asked = [{k: v for k, v in r.identity().items() if k not in ("item", "sample")} for r in self.requests]
+        blob = json.dumps({"asked": asked, "expected": as_text(self.target)}, sort_keys=True, ensure_ascii=False,
+                          default=str)
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
     def score(self, response: Any) -> Score:
         return self.benchmark.scorer(self, response)
