@@ -32,10 +32,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(BuiltinPlugin(), "llmeval-builtin")
     settings = read_settings(config)
     config.stash[SETTINGS] = settings
-    if settings.allow_code_execution:
-        from .sandbox import allow_code_execution
-
-        allow_code_execution(True)
     evaluator = EvalSession(config, settings)
     config.stash[EVAL_SESSION] = evaluator
     config.pluginmanager.register(evaluator, "llmeval-session")

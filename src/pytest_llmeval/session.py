@@ -304,10 +304,15 @@ class EvalSession:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtestloop(self, session: pytest.Session) -> Any:
-        collection_failed = session.testsfailed and not self.config.option.continue_on_collection_errors
-        if not self.config.option.collectonly and not collection_failed:
-            self.prefetch(session.items)
-        return (yield)
+        from .sandbox import code_execution
+
+        # Scoring (the baseline's in prefetch, each item's in its test) may run model-written
+        # code only inside this run's loop, and only when the user allowed it.
+        with code_execution(self.settings.allow_code_execution):
+            collection_failed = session.testsfailed and not self.config.option.continue_on_collection_errors
+            if not self.config.option.collectonly and not collection_failed:
+                self.prefetch(session.items)
+            return (yield)
 
     def prefetch(self, nodes: Sequence[pytest.Item]) -> None:
         wanted = []
