@@ -246,10 +246,12 @@ def test_huge_output_is_cut_by_the_file_size_limit() -> None:
 
 
 @pytest.fixture
-def outside_targets(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+def outside_targets() -> Iterator[list[Path]]:
+    """Files a program must not create: in /tmp, in the checkout, and at the root of the file
+    system (outside every private temporary directory, wherever the checkout lies)."""
     tag = uuid.uuid4().hex
     repo_file = Path(__file__).resolve().parent / f"sandbox-marker-{tag}"
-    targets = [Path("/tmp") / f"llmeval-marker-{tag}", repo_file]
+    targets = [Path("/tmp") / f"llmeval-marker-{tag}", repo_file, Path("/") / f"llmeval-marker-{tag}"]
     yield targets
     for path in targets:
         path.unlink(missing_ok=True)
