@@ -2,7 +2,9 @@
 
 The proof: every canonical solution passes, and broken solutions fail (a ``return None`` body
 for every problem, and off-by-one mutants of the canonical solutions). The full 164-problem
-run is marked slow (about a minute); a fixed subset runs in the default suite.
+run is marked slow (about a minute); a fixed subset runs in the default suite. Recorded GPT-4
+and ChatGPT replies (a sample, ``tests/data/humaneval_recorded/``) get the reference harness's
+verdict, with or without a ``__main__`` demo, and lose it when they exit before the checks.
 """
 
 from __future__ import annotations
@@ -13,14 +15,22 @@ import json
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
-from pytest_llmeval import sandbox
 from pytest_llmeval.benchmarks import humaneval
-from pytest_llmeval.benchmarks.humaneval import HumanEval, build_program, extract_code
+from pytest_llmeval.benchmarks.humaneval import RUN_NAME, HumanEval, build_program, extract_code
 from pytest_llmeval.request import Response
-from pytest_llmeval.sandbox import CodeExecutionNotAllowed, SandboxError, SandboxResult
+from pytest_llmeval.sandbox import (
+    CodeExecutionNotAllowed,
+    SandboxError,
+    SandboxResult,
+    code_execution,
+    code_execution_allowed,
+    run_untrusted,
+)
+from pytest_llmeval.scoring.base import Score
 from pytest_llmeval.shipped import shipped
 
 with gzip.open(shipped("humaneval/HumanEval.jsonl.gz"), "rt", encoding="utf-8") as _file:
@@ -31,16 +41,22 @@ SUBSET = ["HumanEval/0", "HumanEval/2", "HumanEval/10", "HumanEval/13", "HumanEv
           "HumanEval/53", "HumanEval/77", "HumanEval/101", "HumanEval/120", "HumanEval/150", "HumanEval/163"]
 
 
+#: For programs that are expected to finish: generous, so that a busy machine does not turn a
+#: pass into a timeout (a timeout counts as a failure, so failing programs need no more).
+FINISHES_WITHIN_S = 60
+
+
 @pytest.fixture
 def allowed() -> Iterator[None]:
-    sandbox.allow_code_execution(True)
-    yield
-    sandbox.allow_code_execution(False)
+    with code_execution(True):
+        yield
 
 
 def run_all(programs: list[str]) -> list[SandboxResult]:
+    """Run HumanEval programs as the scorer does (not as ``__main__``), four at a time."""
     with ThreadPoolExecutor(4) as pool:
-        return list(pool.map(lambda program: sandbox.run_untrusted(program, timeout_s=10, allow=True), programs))
+        return list(pool.map(lambda program: run_untrusted(program, timeout_s=FINISHES_WITHIN_S, allow=True,
+                                                           run_name=RUN_NAME), programs))
 
 
 def full_function(row: dict) -> str:
@@ -112,13 +128,12 @@ def test_program_for_a_bare_body_continues_the_prompt() -> None:
 
 # -- scoring ---------------------------------------------------------------------------------------
 
-def score(task_id: str, text: str) -> object:
+def score(task_id: str, text: str) -> Score:
     item = next(i for i in HumanEval().items() if i.row["task_id"] == task_id)
     return item.score(Response(text=text))
 
 
 def test_scoring_needs_permission() -> None:
-    sandbox.allow_code_execution(False)
     with pytest.raises(CodeExecutionNotAllowed, match="--llm-allow-code-execution"):
         score("HumanEval/0", "```python\n" + full_function(BY_ID["HumanEval/0"]) + "```")
 
@@ -157,6 +172,174 @@ def test_an_infinite_loop_fails_as_a_timeout(allowed: None, monkeypatch: pytest.
     item = bench.items(limit=1)[0]
     result = item.score(Response(text=f"```python\ndef {item.row['entry_point']}(*args):\n    while True:\n        pass\n```"))
     assert not result.passed and result.explanation.startswith("timeout")
+
+
+# -- what a user sees: the option, and replies with demos or early exits ---------------------------
+
+#: An inner project's backend that answers each HumanEval item with its canonical solution in a
+#: fenced block, followed by a demo (``canon:demo``) or by a top-level exit (``canon:exit``).
+CANONICAL_CONFTEST = """
+import gzip, json
+
+from pytest_llmeval.request import Response
+from pytest_llmeval.shipped import shipped
+
+with gzip.open(shipped("humaneval/HumanEval.jsonl.gz"), "rt", encoding="utf-8") as handle:
+    ROWS = [json.loads(line) for line in handle]
+ENDINGS = {"demo": "if __name__ == '__main__':\\n    print(input())\\n", "exit": "import sys\\nsys.exit(0)\\n"}
+
+
+class Canonical:
+    name = "canon"
+
+    def __init__(self, ending):
+        self.ending = ending
+
+    def identity(self):
+        return {"backend": "canon", "ending": self.ending}
+
+    def describe(self):
+        return "canonical solutions"
+
+    def supports(self, request):
+        return request.kind == "generate"
+
+    def check(self):
+        pass
+
+    def run(self, requests, progress):
+        for index, request in enumerate(requests):
+            row = next(row for row in ROWS if row["prompt"] in request.text())
+            code = row["prompt"] + row["canonical_solution"] + "\\n" + ENDINGS[self.ending]
+            progress(1)
+            yield index, Response(text="Here it is:\\n```python\\n" + code + "```\\n")
+
+    def close(self):
+        pass
+
+
+def pytest_llmeval_backends(config):
+    return {"canon": lambda spec, context: Canonical(spec.target)}
+"""
+
+
+@pytest.fixture
+def canonical_project(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makeconftest(CANONICAL_CONFTEST)
+    pytester.makeini("[pytest]\naddopts = -p no:hypothesispytest\nllm_baseline = none\n")
+    return pytester
+
+
+SUITE = ("--llm-suite=humaneval", "--llm-limit=3")
+
+
+def test_without_the_option_items_are_skipped_with_the_reason(canonical_project: pytest.Pytester) -> None:
+    result = canonical_project.runpytest(*SUITE, "--llm-model=canon:demo", "-rs")
+    result.assert_outcomes(skipped=3)
+    result.stdout.fnmatch_lines(["*allow it with --llm-allow-code-execution*"])
+
+
+def test_a_demo_under_main_does_not_fail_correct_code(canonical_project: pytest.Pytester) -> None:
+    result = canonical_project.runpytest(*SUITE, "--llm-model=canon:demo", "--llm-allow-code-execution")
+    result.assert_outcomes(passed=3)
+    assert not code_execution_allowed()  # the inner run's permission ended with it
+
+
+def test_exiting_before_the_tests_fails(canonical_project: pytest.Pytester) -> None:
+    result = canonical_project.runpytest(*SUITE, "--llm-model=canon:exit", "--llm-allow-code-execution")
+    result.assert_outcomes(failed=3)
+    result.stdout.fnmatch_lines(["*failed: SystemExit: 0 (line *: sys.exit(0))*"])
+
+
+# -- recorded replies of real models: the reference harness's verdicts ------------------------------
+
+RECORDED = Path(__file__).parent / "data" / "humaneval_recorded" / "sample.jsonl"
+with RECORDED.open(encoding="utf-8") as _file:
+    SAMPLE = [json.loads(line) for line in _file]
+
+#: Demo blocks of the kind instruct models append; under ``if __name__ == "__main__":`` none may run.
+DEMOS = [
+    "import unittest\n    unittest.main()",
+    "print({entry}(input()))",
+    "import sys\n    sys.exit(1)",
+    "raise SystemExit('demo')",
+    "assert False, 'a failing self-test'",
+    "import os\n    os._exit(3)",
+]
+#: Top-level ways to end the process before ``check(entry_point)`` runs.
+EXITS = ["import sys\nsys.exit(0)", "import os\nos._exit(0)", "raise SystemExit", "exit()", "quit(0)",
+         "import unittest\nunittest.main()"]
+
+
+def with_code_after(reply: str, code: str) -> str:
+    """``reply`` with ``code`` after the model's code: inside its last fenced block when it has one."""
+    end = reply.rfind("```")
+    if reply.count("```") >= 2:
+        return reply[:end].rstrip("\n") + "\n\n" + code + "\n" + reply[end:]
+    return reply.rstrip("\n") + "\n\n" + code + "\n"
+
+
+def score_all(replies: list[tuple[str, str]]) -> list[Score]:
+    """Score (task id, reply) pairs with the benchmark's scorer, four at a time."""
+    items = {item.row["task_id"]: item for item in HumanEval(timeout_s=FINISHES_WITHIN_S).items()}
+
+    def one(job: tuple[str, str]) -> Score:
+        with code_execution(True):  # a pool's threads start without the permission
+            return items[job[0]].score(Response(text=job[1]))
+
+    with ThreadPoolExecutor(4) as pool:
+        return list(pool.map(one, replies))
+
+
+def test_the_sample_is_representative() -> None:
+    models = {row["model"] for row in SAMPLE}
+    assert len(models) == 2 and len(SAMPLE) == 2 * len({row["task_id"] for row in SAMPLE})
+    for model in models:
+        verdicts = [row["reference_passed"] for row in SAMPLE if row["model"] == model]
+        assert 0 < sum(verdicts) < len(verdicts)
+    replies = [row["reply"] for row in SAMPLE]
+    assert any("```python" in r for r in replies) and any("```" not in r for r in replies)
+    assert any(not r.lstrip("`python\n").startswith(("def", "from", "import")) for r in replies)  # bare bodies
+    # where the recording's own harness (no prompt, math imported) and the reference disagree
+    assert any(row["reference_passed"] != row["recorded_is_solved"] for row in SAMPLE)
+
+
+def test_recorded_replies_get_the_reference_verdict() -> None:
+    scores = score_all([(row["task_id"], row["reply"]) for row in SAMPLE])
+    wrong = [(row["model"], row["task_id"], row["reference_detail"], s.explanation)
+             for row, s in zip(SAMPLE, scores, strict=True) if s.passed != row["reference_passed"]]
+    assert not wrong, wrong
+
+
+def test_a_main_block_demo_never_changes_the_verdict() -> None:
+    # Each recorded reply gets one demo (all kinds are used across the sample).
+    jobs = []
+    for index, row in enumerate(SAMPLE):
+        entry = BY_ID[row["task_id"]]["entry_point"]
+        demo = DEMOS[index % len(DEMOS)].format(entry=entry)
+        jobs.append((row["task_id"], with_code_after(row["reply"], f'if __name__ == "__main__":\n    {demo}')))
+    scores = score_all(jobs)
+    wrong = [(row["model"], row["task_id"], job[1][-200:], s.explanation)
+             for row, job, s in zip(SAMPLE, jobs, scores, strict=True) if s.passed != row["reference_passed"]]
+    assert not wrong, wrong
+
+
+def test_exiting_before_the_checks_fails_a_correct_solution() -> None:
+    passing = [row for row in SAMPLE if row["reference_passed"]]
+    jobs = [(row["task_id"], with_code_after(row["reply"], EXITS[index % len(EXITS)])) for index, row in enumerate(passing)]
+    assert len(jobs) >= len(EXITS)
+    survivors = [(row["task_id"], job[1][-120:]) for row, job, s in zip(passing, jobs, score_all(jobs), strict=True)
+                 if s.passed]
+    assert not survivors, survivors
+
+
+def test_extract_code_reads_fenced_replies_as_the_recording_did() -> None:
+    # MapCoder's own extraction from each raw reply is the code its harness ran.
+    mapcoder = [row for row in SAMPLE if row["reply"] != row["completion"]]
+    assert any("```" in row["reply"] for row in mapcoder)
+    for row in mapcoder:
+        entry = BY_ID[row["task_id"]]["entry_point"]
+        assert extract_code(row["reply"], entry) == row["completion"].strip("\n"), row["task_id"]
 
 
 # -- the proof: canonical solutions pass, broken ones fail ----------------------------------------------

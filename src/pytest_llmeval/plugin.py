@@ -58,10 +58,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[state.OPTIONS] = options
     config.stash[state.EVALUATOR] = evaluator
     config.stash[state.RECORD] = record
-    if options.allow_code_execution:
-        from .sandbox import allow_code_execution
-
-        allow_code_execution(True)
     manager.register(fixtures, "llmeval-fixtures")
     manager.register(CollectionPlugin(config, options, evaluator), "llmeval-collection")
     manager.register(PrefetchPlugin(config, evaluator, record), "llmeval-prefetch")

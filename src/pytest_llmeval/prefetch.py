@@ -35,10 +35,15 @@ class PrefetchPlugin:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtestloop(self, session: pytest.Session) -> Any:
-        collection_failed = session.testsfailed and not self.config.option.continue_on_collection_errors
-        if not self.config.option.collectonly and not collection_failed:
-            self.prefetch(session.items)
-        return (yield)
+        from .sandbox import code_execution
+
+        # Scoring (the baseline's here, each item's in its test) may run model-written code only
+        # inside this run's loop, and only when the user allowed it.
+        with code_execution(self.evaluator.options.allow_code_execution):
+            collection_failed = session.testsfailed and not self.config.option.continue_on_collection_errors
+            if not self.config.option.collectonly and not collection_failed:
+                self.prefetch(session.items)
+            return (yield)
 
     def wanted(self, nodes: Sequence[pytest.Item]) -> tuple[list[tuple[str, Item]], list[Item]]:
         """The (model, item) pairs to answer, the baseline's included, and the distinct items."""

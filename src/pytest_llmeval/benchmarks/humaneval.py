@@ -6,6 +6,11 @@ with the task's unit tests (:func:`build_program`) and run in the sandbox
 (:mod:`pytest_llmeval.sandbox`); an item passes when ``check(entry_point)`` runs to the end:
 pass@1 with one greedy sample.
 
+The program runs with the reference harness's semantics (openai/human-eval's ``execution.py``):
+not as ``__main__`` (a demo under ``if __name__ == "__main__":``, such as ``unittest.main()`` or
+``input()``, never runs), with an empty stdin, then the task's tests. Exiting before the tests
+ran (``sys.exit()``, ``os._exit()``, ``raise SystemExit``) is a failure.
+
 Model-written code runs only when the user allows it (``--llm-allow-code-execution``); the
 benchmark says so through ``executes_code`` and the items are skipped otherwise.
 """
@@ -28,6 +33,11 @@ PROMPT = (
     "body and any imports or helpers it needs) in a single ```python code block.\n\n"
     "```python\n{prompt}```"
 )
+
+#: The program's ``__name__``: anything but ``"__main__"``, so that a completion's own demo or test
+#: block under ``if __name__ == "__main__":`` does not run, as in the reference harness (which
+#: runs the program with ``exec``).
+RUN_NAME = "humaneval_solution"
 
 #: What a passing item did; shown as the expected answer on failure.
 EXPECTED = "the function passes the task's unit tests"
@@ -123,7 +133,7 @@ def make_scorer(timeout_s: float = 10.0, memory_mb: int = 512) -> Scorer:
             return _failed(code, f"does not compile: {type(exc).__name__}: {getattr(exc, 'msg', exc)}{where}")
         except (RecursionError, MemoryError):
             pass  # pathological nesting: let the sandbox, not this process, deal with it
-        result = run_untrusted(program, timeout_s=timeout_s, memory_mb=memory_mb)
+        result = run_untrusted(program, timeout_s=timeout_s, memory_mb=memory_mb, run_name=RUN_NAME)
         if result.status == "error":
             raise SandboxError(result.detail)
         passed = result.status == "passed"
