@@ -107,7 +107,9 @@ class Evaluator:
         return ItemOutcome(model=model, capability=item.capability, benchmark=item.benchmark.name, item=item.id,
                            outcome=outcome, subset=item.subset,  # type: ignore[arg-type]
                            answer=score.answer if score else None, expected=score.expected if score else None,
-                           metrics=dict(score.metrics) if score else {})
+                           metrics=dict(score.metrics) if score else {},
+                           truncated=bool(result.response and result.response.truncated),
+                           protocol=result.response.meta.get("protocol") if result.response else None)
 
 
 def _unusable(request: Request, response: Response, reply: Response, who: str) -> Evaluation | None:

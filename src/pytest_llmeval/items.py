@@ -110,8 +110,11 @@ class BenchmarkItem(pytest.Item):
         add_fingerprint(self, self.item)
         self.result = self.evaluator.evaluate(self.model, self.item)
         score = settle(self.result)
+        response = self.result.response
         self.user_properties.extend(properties.outcome_properties(
-            answer=score.answer, expected=score.expected, passed=score.passed, metrics=score.metrics))
+            answer=score.answer, expected=score.expected, passed=score.passed, metrics=score.metrics,
+            reasoning=response.reasoning if response else None, truncated=bool(response and response.truncated),
+            protocol=response.meta.get("protocol") if response else None))
 
     def runtest(self) -> None:
         assert self.result is not None and self.result.score is not None

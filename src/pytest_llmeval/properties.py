@@ -7,7 +7,7 @@ elements, and the scorecard is rebuilt from them on the controller
 (:func:`outcome_from_report`). Names: ``llm_model``, ``llm_capability``, ``llm_benchmark``,
 ``llm_item``, ``llm_subset``, ``llm_fingerprint``; after scoring ``llm_answer``,
 ``llm_expected``, ``llm_score``, ``llm_metric_<name>``, ``llm_samples``, ``llm_reasoning``,
-``llm_truncated``.
+``llm_truncated``, ``llm_protocol``.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ METRIC = PREFIX + "metric_"
 SAMPLES = PREFIX + "samples"
 REASONING = PREFIX + "reasoning"
 TRUNCATED = PREFIX + "truncated"
+PROTOCOL = PREFIX + "protocol"
 VERDICT = PREFIX + "verdict"
 
 Properties = list[tuple[str, object]]
@@ -51,7 +52,8 @@ def identity_properties(model: str, capability: str, benchmark: str, item: str, 
 
 
 def outcome_properties(*, answer: str | None, expected: str, passed: bool, metrics: dict[str, float],
-                       samples: Iterable[bool] = (), reasoning: str | None = None, truncated: bool = False) -> Properties:
+                       samples: Iterable[bool] = (), reasoning: str | None = None, truncated: bool = False,
+                       protocol: str | None = None) -> Properties:
     """What scoring found: the extracted answer, the expected one, pass/fail and metrics; with
     repeats, one 1/0 per sample; the reasoning trace and whether the reply was cut off."""
     props: Properties = [(ANSWER, "" if answer is None else answer), (EXPECTED, expected), (SCORE, "1" if passed else "0")]
@@ -63,6 +65,8 @@ def outcome_properties(*, answer: str | None, expected: str, passed: bool, metri
         props.append((REASONING, reasoning))
     if truncated:
         props.append((TRUNCATED, "1"))
+    if protocol is not None:
+        props.append((PROTOCOL, protocol))
     return props
 
 
@@ -94,4 +98,4 @@ def outcome_from_report(report: pytest.TestReport) -> ItemOutcome | None:
                        item=str(props[ITEM]), outcome=outcome, subset=props.get(SUBSET), answer=props.get(ANSWER),
                        expected=props.get(EXPECTED), metrics=metrics, fingerprint=props.get(FINGERPRINT),
                        samples=samples if outcome in ("passed", "failed") else (),
-                       truncated=str(props.get(TRUNCATED, "")) == "1")
+                       truncated=str(props.get(TRUNCATED, "")) == "1", protocol=props.get(PROTOCOL))

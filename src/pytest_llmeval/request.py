@@ -102,7 +102,8 @@ class Response:
     choice_logprobs: list[float] | None = None
     tool_calls: list[ToolCall] = field(default_factory=list)
     error: str | None = None
-    #: Where the answer came from and what it cost: backend, latency_s, tokens, cached.
+    #: Where the answer came from and what it cost: backend, latency_s, tokens, cached; a
+    #: recording made with another prompt than the plugin's names it in ``meta["protocol"]``.
     meta: dict[str, Any] = field(default_factory=dict)
     #: A reasoning trace the backend returned apart from the answer (``reasoning_content``), or
     #: the one separated from ``text`` by response normalisation.

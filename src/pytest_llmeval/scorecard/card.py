@@ -70,6 +70,9 @@ class Group:
     metrics: Mapping[str, float] = field(default_factory=dict)
     subsets: tuple[Group, ...] = ()
     subset: str | None = None
+    #: How the group's answers were made when not by the plugin's own prompts: the items'
+    #: protocol when they share one, "mixed: A; B" when they differ, None when all are the plugin's.
+    protocol: str | None = None
 
     @classmethod
     def of(cls, model: str, capability: str, benchmark: str | None, outcomes: Sequence[ItemOutcome],
@@ -81,16 +84,28 @@ class Group:
                 if o.subset is not None:
                     by_subset[o.subset].append(o)
             subsets = tuple(cls.of(model, capability, benchmark, group, name) for name, group in sorted(by_subset.items()))
-        return cls(model, capability, benchmark, Tally.of(outcomes), mean_metrics(outcomes), subsets, subset)
+        return cls(model, capability, benchmark, Tally.of(outcomes), mean_metrics(outcomes), subsets, subset,
+                   protocol_of(outcomes))
 
     def to_json(self) -> dict[str, Any]:
+        extra = {} if self.protocol is None else {"protocol": self.protocol}
         if self.subset is not None:
-            return {"subset": self.subset, **self.tally.to_json(), "metrics": dict(self.metrics)}
+            return {"subset": self.subset, **self.tally.to_json(), "metrics": dict(self.metrics), **extra}
         row: dict[str, Any] = {"model": self.model, "capability": self.capability}
         if self.benchmark is None:
-            return {**row, **self.tally.to_json()}
+            return {**row, **self.tally.to_json(), **extra}
         return {**row, "benchmark": self.benchmark, **self.tally.to_json(), "metrics": dict(self.metrics),
-                "subsets": [s.to_json() for s in self.subsets]}
+                "subsets": [s.to_json() for s in self.subsets], **extra}
+
+
+def protocol_of(outcomes: Iterable[ItemOutcome]) -> str | None:
+    """The protocol a group's answers were made with (see :attr:`Group.protocol`)."""
+    found = list(dict.fromkeys(o.protocol for o in outcomes if o.scored))
+    if not found or found == [None]:
+        return None
+    if len(found) == 1:
+        return found[0]
+    return "mixed: " + "; ".join(p or "the plugin's prompt" for p in found)
 
 
 def mean_metrics(outcomes: Iterable[ItemOutcome]) -> dict[str, float]:

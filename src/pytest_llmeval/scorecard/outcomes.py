@@ -35,6 +35,9 @@ class ItemOutcome:
     fingerprint: str | None = None
     samples: tuple[int, ...] = ()
     truncated: bool = False
+    #: How the answer was made when not by the plugin's own prompt (a recording made with
+    #: another protocol: "recorded, 8-shot chain of thought"), else None.
+    protocol: str | None = None
 
     @property
     def key(self) -> str:
@@ -68,6 +71,8 @@ class ItemOutcome:
             row["samples"] = list(self.samples)
         if self.truncated:
             row["truncated"] = True
+        if self.protocol is not None:
+            row["protocol"] = self.protocol
         return row
 
     @classmethod
@@ -80,7 +85,7 @@ class ItemOutcome:
                    item=str(row["item"]), outcome=outcome, subset=row.get("subset"), answer=row.get("answer"),
                    expected=row.get("expected"), metrics={k: float(v) for k, v in (row.get("metrics") or {}).items()},
                    fingerprint=row.get("fingerprint"), samples=tuple(int(s) for s in row.get("samples") or ()),
-                   truncated=bool(row.get("truncated", False)))
+                   truncated=bool(row.get("truncated", False)), protocol=row.get("protocol"))
 
 
 @dataclass(frozen=True)
