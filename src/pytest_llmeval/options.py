@@ -110,7 +110,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("base_url", "--llm-base-url", "llm_base_url",
            "an OpenAI-compatible server (vLLM, TGI, Ollama, llama.cpp, transformers serve) for openai: models and "
            "aliases; the key is read only from $LLMEVAL_API_KEY, else $OPENAI_API_KEY",
-           default=None, default_text="$LLMEVAL_BASE_URL, else the OpenAI API", metavar="URL", env="LLMEVAL_BASE_URL"),
+           default=None, default_text="the OpenAI API", metavar="URL", env="LLMEVAL_BASE_URL"),
     Option("baseline", "--llm-baseline", "llm_baseline",
            "the baseline to compare with: live when reachable, else recorded outputs, else a scorecard JSON of an "
            "earlier run (a path ending in .json); 'none' turns it off",
@@ -196,7 +196,8 @@ def addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("llmeval", "model regression testing (pytest-llmeval)")
     for option in OPTIONS:
         if option.flag is not None:
-            default = f" Default: {option.default_text}" + (f" (ini {option.ini})." if option.ini else ".")
+            shown = f"${option.env}, else {option.default_text}" if option.env else option.default_text
+            default = f" Default: ini {option.ini}, else {shown}." if option.ini else f" Default: {shown}."
             if option.kind == "flag":
                 group.addoption(option.flag, dest=option.dest, action="store_true", default=None,
                                 help=f"{option.help}.{default}")
@@ -282,11 +283,25 @@ def options_markdown(options: Sequence[Option] = OPTIONS) -> str:
     for option in options:
         flag = "—"
         if option.flag is not None:
-            shown = "|".join(option.choices) if option.choices else option.metavar or "VALUE"
+            shown = "\\|".join(option.choices) if option.choices else option.metavar or "VALUE"
             flag = f"`{option.flag}`" if option.kind == "flag" else f"`{option.flag}={shown}`"
             if option.kind == "lines":
                 flag += " (repeatable)"
         ini = "—" if option.ini is None else f"`{option.ini}`" + {"lines": " (lines)", "flag": " (bool)"}.get(option.kind, "")
-        default = option.default_text + (f"; `${option.env}`" if option.env else "")
+        default = f"`${option.env}`, else {option.default_text}" if option.env else option.default_text
         lines.append(f"| {flag} | {ini} | {default} | {option.help.replace('|', '&#124;')} |")
     return "\n".join(lines) + "\n"
+
+
+#: The lines of docs/options.md between which :func:`options_markdown` stands.
+DOC_START = "<!-- options table: generated from pytest_llmeval.options.OPTIONS by write_options_doc() -->"
+DOC_END = "<!-- end of options table -->"
+
+
+def write_options_doc(path: str | Path = Path("docs/options.md")) -> None:
+    """Rewrite the generated table of docs/options.md from :data:`OPTIONS`."""
+    target = Path(path)
+    text = target.read_text(encoding="utf-8")
+    head, _, rest = text.partition(DOC_START + "\n")
+    _, _, tail = rest.partition(DOC_END)
+    target.write_text(f"{head}{DOC_START}\n{options_markdown()}{DOC_END}{tail}", encoding="utf-8")
