@@ -61,12 +61,12 @@ def geo(project: Project) -> Project:
 def test_a_benchmark_in_a_test_file_is_collected_as_one_test_per_row(geo: Project) -> None:
     result = geo.run(ORACLE, "--collect-only", "-q")
     result.stdout.fnmatch_lines([
-        "test_geo.py::capitals[[]france-*]",
-        "test_geo.py::capitals[[]japan-*]",
-        "test_geo.py::capitals[[]kenya-*]",
-        "test_geo.py::capitals[[]peru-*]",
-        "test_geo.py::test_names_the_capital[[]france-*]",
-        "test_geo.py::test_names_the_capital[[]peru-*]",
+        "test_geo.py::capitals[[]paris-*]",
+        "test_geo.py::capitals[[]tokyo-*]",
+        "test_geo.py::capitals[[]nairobi-*]",
+        "test_geo.py::capitals[[]lima-*]",
+        "test_geo.py::test_names_the_capital[[]paris-*]",
+        "test_geo.py::test_names_the_capital[[]lima-*]",
         "test_geo.py::test_greets",
     ])
 
@@ -83,7 +83,7 @@ def test_user_benchmarks_run_score_and_fill_the_scorecard(geo: Project) -> None:
     assert benchmarks == {("capitals", "geography"), ("capital-style/test_names_the_capital", "instruction_following")}
     answers = {r["item"]: r["answer"] for r in card["items"] if r["benchmark"] == "capitals"}
     assert {item.split("-")[0]: answer for item, answer in answers.items()} == {
-        "france": "Paris", "japan": "Tokyo", "kenya": "Nairobi", "peru": "Lima"}
+        "paris": "Paris", "tokyo": "Tokyo", "nairobi": "Nairobi", "lima": "Lima"}
     result.stdout.fnmatch_lines(["*llmeval scorecard*", "geography*1.000*4/4*"])
 
 
@@ -135,7 +135,7 @@ def test_the_model_fixture_follows_the_model_of_each_item(project: Project) -> N
     )
     result = project.run(ORACLE, "--llm-model=script:wrong", "-s", "-v")
     result.assert_outcomes(passed=2)
-    result.stdout.fnmatch_lines(["*test_model_name[[]2-3-*-oracle]*"])
+    result.stdout.fnmatch_lines(["*test_model_name[[]5-*-oracle]*"])
     result.stdout.fnmatch_lines(["*MODEL oracle Let me think.*"])
     result.stdout.fnmatch_lines(["*MODEL wrong I am not sure"])
 
@@ -152,7 +152,7 @@ def test_csv_file_as_data(project: Project) -> None:
     )
     result = project.run(ORACLE, "-v", "--llm-scorecard=card.json")
     result.assert_outcomes(passed=2)
-    result.stdout.fnmatch_lines(["test_csv.py::capitals-csv[[]france-*] PASSED*", "test_csv.py::capitals-csv[[]japan-*] PASSED*"])
+    result.stdout.fnmatch_lines(["test_csv.py::capitals-csv[[]paris-*] PASSED*", "test_csv.py::capitals-csv[[]tokyo-*] PASSED*"])
     assert {r["answer"] for r in project.scorecard()["items"]} == {"Paris", "Tokyo"}
 
 
@@ -174,7 +174,7 @@ def test_python_list_and_callable_as_data_with_ids_from_a_field(project: Project
     result = project.run(ORACLE, "-v")
     result.assert_outcomes(passed=4)
     result.stdout.fnmatch_lines(["test_inline.py::listed[[]fr] PASSED*", "test_inline.py::listed[[]jp] PASSED*",
-                                 "test_inline.py::generated[[]fr-*] PASSED*"])
+                                 "test_inline.py::generated[[]paris-*] PASSED*"])
 
 
 def test_a_benchmark_from_a_conftest_hook_is_a_suite_by_name_and_by_capability(project: Project) -> None:
@@ -192,7 +192,7 @@ def test_a_benchmark_from_a_conftest_hook_is_a_suite_by_name_and_by_capability(p
         result.assert_outcomes(passed=3)
         result.stdout.fnmatch_lines(["geography*1.000*3/3*"])
     ids = [line for line in project.run(ORACLE, "--llm-suite=capitals", "--collect-only", "-q").outlines if "::" in line]
-    assert [i.split("[")[1].split("-")[0] for i in ids] == ["france", "japan", "kenya", "peru"]
+    assert [i.split("[")[1].split("-")[0] for i in ids] == ["paris", "tokyo", "nairobi", "lima"]
 
 
 def test_an_item_checked_by_two_tests_is_counted_once_per_check(project: Project) -> None:

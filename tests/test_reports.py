@@ -15,7 +15,8 @@ from pytest_llmeval.gate import evaluate, parse_thresholds, pin
 from pytest_llmeval.published import published_for
 from pytest_llmeval.reports import render_html, render_markdown
 from pytest_llmeval.reports.html import PLOT_HEIGHT
-from pytest_llmeval.stats import baseline_comparisons, format_p, wilson_interval
+from pytest_llmeval.scorecard import Scorecard
+from pytest_llmeval.stats import format_p, wilson_interval
 
 MODEL = "smollm2-135m-instruct"
 BASELINE = "gpt-3.5-turbo"
@@ -98,7 +99,7 @@ def build_scorecard(plan: dict[str, list[tuple[str, str, str | None, int, int, i
                       for e in published_for([MODEL, BASELINE], [b["benchmark"] for b in benchmarks])],
         "gate": None,
     }
-    card["comparisons"] = baseline_comparisons(card)
+    card["comparisons"] = Scorecard.from_json(card).to_json()["comparisons"]
     return card
 
 

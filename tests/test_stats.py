@@ -7,8 +7,8 @@ from fractions import Fraction
 
 import pytest
 
+from pytest_llmeval.scorecard import ItemOutcome, ModelInfo, Scorecard
 from pytest_llmeval.stats import (
-    baseline_comparisons,
     format_p,
     mcnemar_exact,
     mcnemar_one_sided,
@@ -172,8 +172,7 @@ def test_format_p():
 def test_baseline_comparisons_pair_on_the_items_both_scored():
     def item(model, benchmark, number, outcome):
         capability = "reasoning" if benchmark in ("gsm8k", "humaneval") else "general"
-        return {"model": model, "capability": capability, "benchmark": benchmark, "item": f"test-{number:04d}",
-                "outcome": outcome}
+        return ItemOutcome(model=model, capability=capability, benchmark=benchmark, item=f"q{number}", outcome=outcome)
 
     mine = ["passed", "failed", "failed", "failed", "passed", "error"]
     theirs = ["passed", "passed", "passed", "passed", "failed", "passed"]
@@ -181,16 +180,9 @@ def test_baseline_comparisons_pair_on_the_items_both_scored():
     items += [item("gpt-3.5-turbo", "gsm8k", i, o) for i, o in enumerate(theirs)]
     items += [item("small", "humaneval", 0, "passed"), item("gpt-3.5-turbo", "humaneval", 0, "skipped")]
     items += [item("small", "mmlu", 0, "passed")]  # the baseline did not run mmlu
-    card = {
-        "models": [{"name": "small", "role": "candidate"}, {"name": "gpt-3.5-turbo", "role": "baseline"}],
-        "capabilities": [{"model": m, "capability": c} for m in ("small", "gpt-3.5-turbo")
-                         for c in ("reasoning", "general")],
-        "benchmarks": [{"model": m, "capability": "reasoning", "benchmark": b} for m in ("small", "gpt-3.5-turbo")
-                       for b in ("gsm8k", "humaneval")] + [{"model": "small", "capability": "general", "benchmark": "mmlu"}],
-        "items": items,
-    }
-    rows = baseline_comparisons(card)
-    # Paired on test-0000..0004 (test-0005 errored for the model, humaneval was skipped by the baseline):
+    card = Scorecard.build(items, [ModelInfo("small"), ModelInfo("gpt-3.5-turbo", role="baseline")])
+    rows = [c.to_json() for c in card.comparisons]
+    # Paired on q0..q4 (q5 errored for the model, humaneval was skipped by the baseline):
     # the model alone is right on 1 item, the baseline alone on 3.
     assert rows == [
         {"model": "small", "baseline": "gpt-3.5-turbo", "capability": "reasoning", "benchmark": None, "n_paired": 5,
@@ -208,11 +200,11 @@ def test_exact_and_floating_paths_agree_where_they_meet():
 
     for b, c in [(520, 480), (560, 440), (700, 300), (3, 9)]:
         m = b + c
-        assert m <= stats._EXACT_UP_TO
+        assert m <= stats.EXACT_UP_TO
         exact = mcnemar_one_sided(b, c)
-        saved = stats._EXACT_UP_TO
+        saved = stats.EXACT_UP_TO
         try:
-            stats._EXACT_UP_TO = 0
+            stats.EXACT_UP_TO = 0
             assert mcnemar_one_sided(b, c) == pytest.approx(exact, rel=1e-9)
         finally:
-            stats._EXACT_UP_TO = saved
+            stats.EXACT_UP_TO = saved

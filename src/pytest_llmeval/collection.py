@@ -15,7 +15,7 @@ from .benchmarks.base import Benchmark, Item
 from .benchmarks.data import DatasetError
 from .evaluation import Evaluator
 from .items import BenchmarkItem, Bound, SuiteCollector, add_fingerprint, bound_of, identity_properties, item_name
-from .options import RunOptions
+from .options import RunOptions, generation_for
 
 #: The marker ``benchmark.each`` puts on a test.
 EACH_MARKER = "llmeval_benchmark"
@@ -69,6 +69,9 @@ class CollectionPlugin:
             items = benchmark.items(base_dir, self.options.limit)
         except DatasetError as exc:
             raise pytest.UsageError(f"benchmark {benchmark.name!r}: {exc}") from None
+        settings = generation_for(self.options, benchmark.name)
+        if settings:
+            items = [item.with_generation(**settings) for item in items]
         for item in items:
             self.register_capability(item.capability)
         return items

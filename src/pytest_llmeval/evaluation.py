@@ -8,6 +8,8 @@ the score. Only a broken scorer raises.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .benchmarks.base import Item
@@ -17,18 +19,67 @@ from .request import Request, Response
 from .scorecard import ItemOutcome
 from .scoring.base import Score
 from .scoring.judge import VerdictError, is_judged
+from .stats import pass_at_k
 
 
 @dataclass(frozen=True)
 class Evaluation:
     """What became of one item on one model: exactly one of ``skipped``, ``error`` and
-    ``score`` is set."""
+    ``score`` is set. With repeats, ``samples`` holds each sample's pass/fail and ``request``,
+    ``response`` the sample the failure text shows (the first that disagrees with the outcome,
+    else the first)."""
 
     request: Request | None = None
     response: Response | None = None
     score: Score | None = None
     skipped: str | None = None
     error: str | None = None
+    samples: tuple[bool, ...] = ()
+    #: Each sample's extracted answer, with repeats.
+    sample_answers: tuple[str | None, ...] = ()
+
+
+#: How K samples make one outcome (``--llm-reducer``).
+REDUCERS: dict[str, Callable[[Sequence[bool]], bool]] = {
+    "majority": lambda passed: sum(passed) * 2 > len(passed),
+    "all": all,
+    "any": any,
+}
+
+
+def repeat_metrics(scores: Sequence[Score]) -> dict[str, float]:
+    """Per-item figures of K samples: the share passed (``pass@1``, the unbiased estimator with
+    k = 1), ``pass@K`` (Chen et al. 2021's unbiased estimator; here at least one of the K passed)
+    and ``maj@K``: whether the most frequent extracted answer (self-consistency, Wang et al. 2022,
+    arXiv 2203.11171) is right, ties going to the answer seen first."""
+    k = len(scores)
+    correct = sum(s.passed for s in scores)
+    votes = Counter(s.answer for s in scores)
+    top = max(votes.values())
+    winner = next(s for s in scores if votes[s.answer] == top)
+    return {"pass@1": pass_at_k(k, correct, 1), f"pass@{k}": pass_at_k(k, correct, k),
+            f"maj@{k}": 1.0 if winner.passed else 0.0}
+
+
+def combine(results: Sequence[Evaluation], reducer: str) -> Evaluation:
+    """One item's evaluation from its samples' (skipped or errored when any sample was)."""
+    if len(results) == 1:
+        return results[0]
+    unusable = next((r for r in results if r.score is None), None)
+    if unusable is not None:
+        return unusable
+    scores = [r.score for r in results if r.score is not None]
+    flags = tuple(score.passed for score in scores)
+    passed = REDUCERS[reducer](flags)
+    shown = next((r for r in results if r.score is not None and r.score.passed != passed), results[0])
+    assert shown.score is not None
+    why = f"{sum(flags)} of {len(flags)} samples passed ({reducer} decides)"
+    if shown.score.explanation:
+        why += f"; the sample shown: {shown.score.explanation}"
+    score = Score(passed=passed, answer=shown.score.answer, expected=shown.score.expected,
+                  metrics={**shown.score.metrics, **repeat_metrics(scores)}, explanation=why)
+    return Evaluation(shown.request, shown.response, score, samples=flags,
+                      sample_answers=tuple(s.answer for s in scores))
 
 
 class Evaluator:
@@ -56,12 +107,18 @@ class Evaluator:
         return None
 
     def evaluate(self, model: str, item: Item) -> Evaluation:
-        """Answer and score one item (from the cache when it was answered ahead of the tests)."""
+        """Answer and score one item, each of its samples with repeats (from the cache when it
+        was answered ahead of the tests)."""
         reason = self.why_skipped(model, item)
         if reason is not None:
             return Evaluation(skipped=reason)
+        results = [self.evaluate_sample(model, item, index) for index in range(self.options.repeats)]
+        return combine(results, self.options.reducer)
+
+    def evaluate_sample(self, model: str, item: Item, index: int) -> Evaluation:
+        """Answer and score one sample of an item."""
         engine = self.models.engine
-        request, response = engine.answer(model, item.requests)
+        request, response = engine.answer(model, item.sample(index))
         unusable = _unusable(request, response, response, model)
         if unusable is not None:
             return unusable
@@ -82,13 +139,18 @@ class Evaluator:
         except VerdictError as exc:
             return Evaluation(request, response, error=f"judge {judge.name} gave no usable verdict: {exc}")
 
-    def judge_request(self, model: str, item: Item) -> Request | None:
-        """The judge's request for a judged item whose answer is already known, else None."""
+    def judge_requests(self, model: str, item: Item) -> list[Request]:
+        """The judge's requests for a judged item's samples whose answers are already known."""
         scorer = item.benchmark.scorer
         if not is_judged(scorer):
-            return None
-        response = self.models.engine.answer(model, item.requests)[1]
-        return scorer.judge_request(item, response) if response.ok else None
+            return []
+        found = []
+        for index in range(self.options.repeats):
+            response = self.models.engine.answer(model, item.sample(index))[1]
+            request = scorer.judge_request(item, response) if response.ok else None
+            if request is not None:
+                found.append(request)
+        return found
 
     def outcome(self, model: str, item: Item) -> ItemOutcome:
         """The item's outcome outside any test (the baseline's column)."""
@@ -108,6 +170,7 @@ class Evaluator:
                            outcome=outcome, subset=item.subset,  # type: ignore[arg-type]
                            answer=score.answer if score else None, expected=score.expected if score else None,
                            metrics=dict(score.metrics) if score else {},
+                           samples=tuple(int(p) for p in result.samples),
                            truncated=bool(result.response and result.response.truncated),
                            protocol=result.response.meta.get("protocol") if result.response else None)
 

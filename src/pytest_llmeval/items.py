@@ -113,6 +113,7 @@ class BenchmarkItem(pytest.Item):
         response = self.result.response
         self.user_properties.extend(properties.outcome_properties(
             answer=score.answer, expected=score.expected, passed=score.passed, metrics=score.metrics,
+            samples=self.result.samples, sample_answers=self.result.sample_answers,
             reasoning=response.reasoning if response else None, truncated=bool(response and response.truncated),
             protocol=response.meta.get("protocol") if response else None))
 

@@ -58,6 +58,54 @@ def seconds(text: str) -> float:
     return value
 
 
+def non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0 (0 is greedy decoding), got {value}")
+    return value
+
+
+def probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number above 0 and at most 1, got {text!r}") from None
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number above 0 and at most 1, got {value}")
+    return value
+
+
+def whole_number(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
+PerBenchmark = tuple[str | None, Any]
+
+
+def per_benchmark(check: Callable[[str], Any]) -> Callable[[str], PerBenchmark]:
+    """A check for ``VALUE`` (every benchmark) or ``BENCHMARK=VALUE`` (that one benchmark)."""
+
+    def parse(text: str) -> PerBenchmark:
+        name, sep, value = text.rpartition("=")
+        if sep:
+            if not name.strip():
+                raise argparse.ArgumentTypeError(f"expected VALUE or BENCHMARK=VALUE, got {text!r}")
+            return (name.strip(), check(value.strip()))
+        return (None, check(text.strip()))
+
+    parse.__name__ = check.__name__
+    return parse
+
+
+REDUCERS = ("majority", "all", "any")
+
+
 # -- the table ---------------------------------------------------------------------------------
 
 Kind = Literal["text", "flag", "lines"]
@@ -85,7 +133,8 @@ class Option:
     choices: tuple[str, ...] | None = None
 
     def parse(self, text: str) -> Any:
-        """The value of ``text`` (an ini or environment value); raises ArgumentTypeError."""
+        """The value of ``text`` (an ini or environment value, or one line of a lines option);
+        raises ArgumentTypeError."""
         if self.choices is not None and text not in self.choices:
             raise argparse.ArgumentTypeError(f"use one of {', '.join(self.choices)}")
         return text if self.check is None else self.check(text)
@@ -155,6 +204,30 @@ OPTIONS: tuple[Option, ...] = (
            "allow benchmarks (HumanEval) to run model-written code in a sandboxed subprocess; otherwise such items "
            "are skipped",
            default=False, default_text="off", kind="flag"),
+    Option("repeats", "--llm-repeats", "llm_repeats",
+           "ask each item K times (each sample cached under its own index; sample at a temperature > 0 to "
+           "measure run-to-run noise, pass@k and majority vote); the item's outcome follows --llm-reducer",
+           default=1, default_text="1", check=positive_int, metavar="K"),
+    Option("reducer", "--llm-reducer", "llm_reducer",
+           "how K samples make one item outcome: 'majority' passes when more than half of the samples pass, "
+           "'all' when every sample passes, 'any' when one does",
+           default="majority", default_text="majority", choices=REDUCERS),
+    Option("temperature", "--llm-temperature", "llm_temperature",
+           "sampling temperature for every benchmark (VALUE) or one (BENCHMARK=VALUE); repeatable; 0 is greedy",
+           default=(), default_text="each benchmark's own (0: greedy)", kind="lines", check=per_benchmark(non_negative),
+           metavar="[BENCHMARK=]T"),
+    Option("top_p", "--llm-top-p", "llm_top_p",
+           "nucleus sampling mass for every benchmark (VALUE) or one (BENCHMARK=VALUE); repeatable",
+           default=(), default_text="each benchmark's own (none)", kind="lines", check=per_benchmark(probability),
+           metavar="[BENCHMARK=]P"),
+    Option("seed", "--llm-seed", "llm_seed",
+           "sampling seed sent with every request, for every benchmark (VALUE) or one (BENCHMARK=VALUE); repeatable",
+           default=(), default_text="each benchmark's own (none)", kind="lines", check=per_benchmark(whole_number),
+           metavar="[BENCHMARK=]SEED"),
+    Option("max_tokens", "--llm-max-tokens", "llm_max_tokens",
+           "most tokens generated per reply, for every benchmark (VALUE) or one (BENCHMARK=VALUE); repeatable",
+           default=(), default_text="each benchmark's own", kind="lines", check=per_benchmark(positive_int),
+           metavar="[BENCHMARK=]N"),
     Option("aliases", None, "llm_aliases",
            "extra model aliases, one 'name = scheme:target' a line",
            default=(), default_text="none", kind="lines"),
@@ -182,6 +255,12 @@ class RunOptions:
     threads: int | None = None
     timeout: float = 60.0
     allow_code_execution: bool = False
+    repeats: int = 1
+    reducer: str = "majority"
+    temperature: tuple[PerBenchmark, ...] = ()
+    top_p: tuple[PerBenchmark, ...] = ()
+    seed: tuple[PerBenchmark, ...] = ()
+    max_tokens: tuple[PerBenchmark, ...] = ()
     aliases: tuple[str, ...] = ()
     #: The command line as given, without anything that looks like a key (for the scorecard).
     args: tuple[str, ...] = ()
@@ -219,7 +298,10 @@ def _from_ini(config: pytest.Config, option: Option) -> Any:
     if option.kind == "flag":
         return bool(raw) if raw not in ("", None) else None
     if option.kind == "lines":
-        return tuple(raw) or None
+        try:
+            return tuple(option.parse(str(line).strip()) for line in raw) or None
+        except argparse.ArgumentTypeError as exc:
+            raise pytest.UsageError(f"ini option {option.ini}: {exc}") from None
     text = str(raw).strip()
     if not text:
         return None
@@ -305,3 +387,15 @@ def write_options_doc(path: str | Path = Path("docs/options.md")) -> None:
     head, _, rest = text.partition(DOC_START + "\n")
     _, _, tail = rest.partition(DOC_END)
     target.write_text(f"{head}{DOC_START}\n{options_markdown()}{DOC_END}{tail}", encoding="utf-8")
+
+
+def generation_for(options: RunOptions, benchmark: str) -> dict[str, Any]:
+    """The generation settings the run sets for one benchmark: ``{"temperature": 0.7, ...}``
+    with only the settings given; a ``BENCHMARK=VALUE`` value beats a plain ``VALUE``."""
+    found: dict[str, Any] = {}
+    for name in ("temperature", "top_p", "seed", "max_tokens"):
+        values: tuple[PerBenchmark, ...] = getattr(options, name)
+        for target, value in sorted(values, key=lambda v: v[0] is not None):
+            if target in (None, benchmark):
+                found[name] = value
+    return found

@@ -63,9 +63,10 @@ class PrefetchPlugin:
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         engine.progress = progress_printer(reporter) if reporter is not None and worker == 0 else None
         started = time.perf_counter()
-        engine.prefetch([(model, item.requests) for model, item in wanted], worker, workers)
+        repeats = range(self.evaluator.options.repeats)
+        engine.prefetch([(model, item.sample(k)) for model, item in wanted for k in repeats], worker, workers)
         judge_requests = [(JUDGE, (request,)) for model, item in wanted
-                          if (request := self.evaluator.judge_request(model, item)) is not None]
+                          for request in self.evaluator.judge_requests(model, item)]
         if judge_requests and self.models.judge is not None:
             engine.prefetch(judge_requests, worker, workers)
         baseline = self.models.baseline

@@ -6,7 +6,8 @@ serialises them across xdist workers and writes them into JUnit files as ``<prop
 elements, and the scorecard is rebuilt from them on the controller
 (:func:`outcome_from_report`). Names: ``llm_model``, ``llm_capability``, ``llm_benchmark``,
 ``llm_item``, ``llm_subset``, ``llm_fingerprint``; after scoring ``llm_answer``,
-``llm_expected``, ``llm_score``, ``llm_metric_<name>``, ``llm_samples``, ``llm_reasoning``,
+``llm_expected``, ``llm_score``, ``llm_metric_<name>``, ``llm_samples`` and ``llm_sample_<k>``
+(with repeats: each sample's pass/fail and answer), ``llm_reasoning``,
 ``llm_truncated``, ``llm_protocol``.
 """
 
@@ -32,6 +33,8 @@ EXPECTED = PREFIX + "expected"
 SCORE = PREFIX + "score"
 METRIC = PREFIX + "metric_"
 SAMPLES = PREFIX + "samples"
+#: One per sample with repeats: ``llm_sample_0``, ``llm_sample_1``, ... hold each sample's answer.
+SAMPLE = PREFIX + "sample_"
 REASONING = PREFIX + "reasoning"
 TRUNCATED = PREFIX + "truncated"
 PROTOCOL = PREFIX + "protocol"
@@ -52,8 +55,8 @@ def identity_properties(model: str, capability: str, benchmark: str, item: str, 
 
 
 def outcome_properties(*, answer: str | None, expected: str, passed: bool, metrics: dict[str, float],
-                       samples: Iterable[bool] = (), reasoning: str | None = None, truncated: bool = False,
-                       protocol: str | None = None) -> Properties:
+                       samples: Iterable[bool] = (), sample_answers: Iterable[str | None] = (),
+                       reasoning: str | None = None, truncated: bool = False, protocol: str | None = None) -> Properties:
     """What scoring found: the extracted answer, the expected one, pass/fail and metrics; with
     repeats, one 1/0 per sample; the reasoning trace and whether the reply was cut off."""
     props: Properties = [(ANSWER, "" if answer is None else answer), (EXPECTED, expected), (SCORE, "1" if passed else "0")]
@@ -61,6 +64,7 @@ def outcome_properties(*, answer: str | None, expected: str, passed: bool, metri
     drawn = "".join("1" if s else "0" for s in samples)
     if len(drawn) > 1:
         props.append((SAMPLES, drawn))
+        props.extend((f"{SAMPLE}{index}", "" if text is None else text) for index, text in enumerate(sample_answers))
     if reasoning:
         props.append((REASONING, reasoning))
     if truncated:

@@ -15,16 +15,16 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from statistics import NormalDist
-from typing import Any
 
 __all__ = [
-    "baseline_comparisons",
+    "clustered_mean_interval",
     "format_p",
     "mcnemar_exact",
     "mcnemar_one_sided",
     "paired_bootstrap",
+    "pass_at_k",
     "unpaired_one_sided",
     "wilson_interval",
 ]
@@ -32,7 +32,7 @@ __all__ = [
 _LN2 = math.log(2.0)
 #: Up to this many discordant pairs the binomial tail is summed in exact integers; beyond it,
 #: in floating point (exact sums grow quadratically with the count).
-_EXACT_UP_TO = 1000
+EXACT_UP_TO = 1000
 
 
 def _z(confidence: float) -> float:
@@ -77,7 +77,7 @@ def _half_cdf(k: int, m: int) -> float:
         return 0.0
     if k >= m:
         return 1.0
-    if m <= _EXACT_UP_TO:
+    if m <= EXACT_UP_TO:
         # Exact integers, one correctly rounded division: hand-checkable values stay exact.
         return sum(math.comb(m, i) for i in range(k + 1)) / 2**m
     if 2 * k >= m:
@@ -216,47 +216,50 @@ def format_p(p: float) -> str:
     return f"{p:.1e}"
 
 
-def baseline_comparisons(scorecard: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The scorecard's ``comparisons`` rows: each model against each baseline, paired on items.
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """The unbiased estimator of pass@k for one item: the chance that at least one of ``k``
+    samples drawn without replacement from ``n`` samples, ``c`` of them correct, is correct:
+    ``1 - C(n - c, k) / C(n, k)``.
 
-    For every capability and every benchmark that a model (role other than ``baseline``) and a
-    baseline (role ``baseline``) both scored, on the items both scored (errors and skips left
-    out): the two scores on those items, their difference (model minus baseline), and the
-    two-sided exact McNemar p-value. No row where they share no scored item.
+    Source: Chen et al. 2021, "Evaluating Large Language Models Trained on Code" (arXiv
+    2107.03374), section 2.1; computed as their numerically stable product.
 
-    Example::
-
-        scorecard["comparisons"] = baseline_comparisons(scorecard)
+    >>> round(pass_at_k(5, 1, 1), 6), pass_at_k(5, 0, 3), pass_at_k(5, 3, 3)
+    (0.2, 0.0, 1.0)
     """
-    roles = {m["name"]: m.get("role") for m in scorecard.get("models", [])}
-    outcomes: dict[str, dict[tuple[str, str, str], int]] = {}
-    for item in scorecard.get("items", []):
-        if item.get("outcome") in ("passed", "failed"):
-            key = (item["capability"], item["benchmark"], str(item["item"]))
-            outcomes.setdefault(item["model"], {})[key] = 1 if item["outcome"] == "passed" else 0
-    baselines = [name for name, role in roles.items() if role == "baseline"]
-    models = [name for name in dict.fromkeys(r["model"] for r in scorecard.get("capabilities", []))
-              if roles.get(name) != "baseline"]
-    groups: list[tuple[str, str | None]] = list(dict.fromkeys(
-        [(r["capability"], None) for r in scorecard.get("capabilities", [])]
-        + [(r["capability"], r["benchmark"]) for r in scorecard.get("benchmarks", [])]))
-    rows: list[dict[str, Any]] = []
-    for model in models:
-        for baseline in baselines:
-            mine, theirs = outcomes.get(model, {}), outcomes.get(baseline, {})
-            for capability, benchmark in groups:
-                common = [k for k in mine if k in theirs and k[0] == capability and benchmark in (None, k[1])]
-                if not common:
-                    continue
-                only_model = sum(1 for k in common if mine[k] and not theirs[k])
-                only_baseline = sum(1 for k in common if theirs[k] and not mine[k])
-                score = sum(mine[k] for k in common) / len(common)
-                baseline_score = sum(theirs[k] for k in common) / len(common)
-                rows.append({
-                    "model": model, "baseline": baseline, "capability": capability, "benchmark": benchmark,
-                    "n_paired": len(common), "score": score, "baseline_score": baseline_score,
-                    "difference": score - baseline_score, "test": "mcnemar-exact",
-                    "p_value": mcnemar_exact(only_model, only_baseline),
-                    "only_model_right": only_model, "only_baseline_right": only_baseline,
-                })
-    return rows
+    if not 0 <= c <= n or not 1 <= k <= n:
+        raise ValueError(f"need 0 <= c <= n and 1 <= k <= n, got n={n}, c={c}, k={k}")
+    if n - c < k:
+        return 1.0
+    product = 1.0
+    for i in range(n - c + 1, n + 1):
+        product *= 1.0 - k / i
+    return 1.0 - product
+
+
+def clustered_mean_interval(fractions: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
+    """The mean of per-item scores and its interval, with items as clusters of samples.
+
+    ``fractions[i]`` is the share of item i's samples that passed. Samples of one item are not
+    independent (an item hard for the model is hard in every sample), so the standard error
+    comes from the spread of the per-item means, not from the number of samples: ``se =
+    sd(fractions) / sqrt(n)``, and the interval is ``mean ± z * se``, clipped to [0, 1]. With
+    one sample per item this is the normal (Wald) interval of a pass rate.
+
+    Source: E. Miller, "Adding Error Bars to Evals" (arXiv 2411.00640), section 2.2 on
+    clustered standard errors and section 3 on resampling.
+
+    Returns ``(mean, low, high)``; with no items ``(0.0, 0.0, 1.0)``.
+
+    >>> [round(x, 3) for x in clustered_mean_interval([1.0, 0.6, 0.2, 0.0])]
+    [0.45, 0.015, 0.885]
+    """
+    n = len(fractions)
+    if n == 0:
+        return (0.0, 0.0, 1.0)
+    mean = sum(fractions) / n
+    if n == 1:
+        return (mean, 0.0, 1.0)
+    variance = sum((f - mean) ** 2 for f in fractions) / (n - 1)
+    half = _z(confidence) * math.sqrt(variance / n)
+    return (mean, max(0.0, mean - half), min(1.0, mean + half))

@@ -77,6 +77,22 @@ class Item:
     def score(self, response: Any) -> Score:
         return self.benchmark.scorer(self, response)
 
+    def with_generation(self, **settings: Any) -> Item:
+        """The item with generation settings (``temperature``, ``top_p``, ``seed``,
+        ``max_tokens``) replaced in its generation requests."""
+        if not settings:
+            return self
+        requests = tuple(replace(r, **settings) if r.kind == "generate" else r for r in self.requests)
+        return replace(self, requests=requests)
+
+    def sample(self, index: int) -> tuple[Request, ...]:
+        """The requests of the item's ``index``-th sample (``--llm-repeats``): each generation
+        request carries its sample index, so K samples are K requests, each cached. Scoring by
+        log-likelihood draws nothing, so every sample shares its one request."""
+        if index == 0:
+            return self.requests
+        return tuple(replace(r, sample=index) if r.kind == "generate" else r for r in self.requests)
+
 
 def item_key(benchmark: str, item_id: str) -> str:
     """How an item is named across the run: ``item_key("gsm8k", "janet-s-ducks-1a2b3c4d5e")``
@@ -285,6 +301,8 @@ def check_generation(where: str, *, max_tokens: int | None = None, temperature: 
 
 _ID_CHARS = set(string.ascii_letters + string.digits + "_-.")
 _WORD = re.compile(r"[a-z0-9]+")
+#: Fields whose first words name an item, most telling first.
+_SLUG_FIELDS = ("question", "prompt", "instruction", "query", "input", "problem", "text")
 
 
 class _MissingField(KeyError):
@@ -312,21 +330,22 @@ def safe_id(text: str) -> str:
 
 
 def content_id(row: Mapping[str, Any]) -> str:
-    """An id derived from a row's content: the first words of its first text field and a hash of
-    the whole row (40 bits of SHA-256 over its canonical JSON), e.g. ``janet-s-ducks-3f9a2c1b7e``.
+    """An id derived from a row's content: the first words of its question (the first of
+    :data:`_SLUG_FIELDS` it has, else its first text field in name order) and a hash of the
+    whole row (40 bits of SHA-256 over its canonical JSON), e.g. ``janet-s-ducks-3f9a2c1b7e``.
 
-    The same row always gets the same id, wherever it sits in the file.
+    The same row always gets the same id, wherever it sits in the file and whatever the order
+    of its columns.
     """
     content = {k: v for k, v in row.items() if k != LINE}
     blob = json.dumps(content, sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":"))
     digest = hashlib.sha256(blob.encode("utf-8")).hexdigest()[:10]
-    for value in content.values():
+    names = [n for n in _SLUG_FIELDS if n in content] + sorted(n for n in content if n not in _SLUG_FIELDS)
+    for name in names:
+        value = content[name]
         if isinstance(value, str) and any(c.isalnum() for c in value):
-            words = _WORD.findall(value.lower())[:3]
-            slug = "-".join(words)[:24].strip("-")
-            if slug:
-                return f"{slug}-{digest}"
-            break
+            slug = "-".join(_WORD.findall(value.lower())[:3])[:24].strip("-")
+            return f"{slug}-{digest}"
     return digest
 
 

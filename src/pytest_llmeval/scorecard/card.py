@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from ..stats import clustered_mean_interval
 from .comparisons import Comparison, compare
 from .outcomes import ItemOutcome, Tally
 
@@ -59,6 +60,28 @@ class ModelInfo:
 
 
 @dataclass(frozen=True)
+class SampleSummary:
+    """A group's items asked K times: the mean of the per-item pass fractions and its 95%
+    interval with items as clusters (see :func:`pytest_llmeval.stats.clustered_mean_interval`)."""
+
+    k: int
+    mean: float
+    ci_low: float
+    ci_high: float
+
+    @classmethod
+    def of(cls, outcomes: Sequence[ItemOutcome]) -> SampleSummary | None:
+        fractions = [f for o in outcomes if (f := o.pass_fraction) is not None]
+        k = max((len(o.samples) for o in outcomes), default=0)
+        if k < 2 or not fractions:
+            return None
+        return cls(k, *clustered_mean_interval(fractions))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"k": self.k, "mean": self.mean, "ci_low": self.ci_low, "ci_high": self.ci_high}
+
+
+@dataclass(frozen=True)
 class Group:
     """The tally of one model on a capability (``benchmark`` None), a benchmark, or one subset
     of a benchmark; ``metrics`` are the means of the items' per-item metrics."""
@@ -73,6 +96,8 @@ class Group:
     #: How the group's answers were made when not by the plugin's own prompts: the items'
     #: protocol when they share one, "mixed: A; B" when they differ, None when all are the plugin's.
     protocol: str | None = None
+    #: With repeats: the mean over samples and its item-clustered interval.
+    samples: SampleSummary | None = None
 
     @classmethod
     def of(cls, model: str, capability: str, benchmark: str | None, outcomes: Sequence[ItemOutcome],
@@ -85,10 +110,12 @@ class Group:
                     by_subset[o.subset].append(o)
             subsets = tuple(cls.of(model, capability, benchmark, group, name) for name, group in sorted(by_subset.items()))
         return cls(model, capability, benchmark, Tally.of(outcomes), mean_metrics(outcomes), subsets, subset,
-                   protocol_of(outcomes))
+                   protocol_of(outcomes), SampleSummary.of(outcomes))
 
     def to_json(self) -> dict[str, Any]:
-        extra = {} if self.protocol is None else {"protocol": self.protocol}
+        extra: dict[str, Any] = {} if self.protocol is None else {"protocol": self.protocol}
+        if self.samples is not None:
+            extra["samples"] = self.samples.to_json()
         if self.subset is not None:
             return {"subset": self.subset, **self.tally.to_json(), "metrics": dict(self.metrics), **extra}
         row: dict[str, Any] = {"model": self.model, "capability": self.capability}

@@ -13,7 +13,10 @@ then ``pytest --llm-model=script:oracle``. Behaviours (the spec's target):
 - ``wrong``: always answers something wrong (a wrong option for multiple choice);
 - ``error``: every request fails, as a backend outage would;
 - ``echo``: repeats the prompt;
-- ``flaky``: every third request fails.
+- ``flaky``: every third request fails;
+- ``noisy``: right or wrong by a hash of the whole request (its sample index and item
+  included), as a sampling model would be: each sample of an item can differ, and the same
+  sample always answers the same.
 
 When ``LLMEVAL_SCRIPT_LOG`` names a file, one line is appended per answered request, so a
 test can count how much inference a run performed.
@@ -21,6 +24,7 @@ test can count how much inference a run performed.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Iterator, Sequence
@@ -33,7 +37,7 @@ class ScriptedBackend:
     name = "script"
 
     def __init__(self, behaviour: str, benchmarks: Sequence[Any] | None = None) -> None:
-        if behaviour not in ("oracle", "wrong", "error", "echo", "flaky"):
+        if behaviour not in ("oracle", "wrong", "error", "echo", "flaky", "noisy"):
             raise ValueError(f"unknown scripted behaviour {behaviour!r}")
         self.behaviour = behaviour
         self._benchmarks = benchmarks
@@ -86,14 +90,20 @@ class ScriptedBackend:
         if self.behaviour == "echo":
             return Response(text=request.text())
         target = self._targets().get(_key(request))
+        right = self.behaviour == "oracle" or (self.behaviour == "noisy" and _coin(request))
         if request.kind == "loglikelihood":
             wrong = next(c for c in reversed(request.choices) if c != target)
-            pick = target if self.behaviour == "oracle" and target in request.choices else wrong
+            pick = target if right and target in request.choices else wrong
             return Response(choice_logprobs=[0.0 if c == pick else -5.0 for c in request.choices])
-        if self.behaviour == "oracle" and target is not None:
+        if right and target is not None:
             return Response(text=f"Let me think. The answer is {target}.\n#### {target}")
         return Response(text="I am not sure. The answer is 123456789.\n#### 123456789")
 
 
 def _key(request: Request) -> str:
     return json.dumps([request.kind, [[m.role, m.content] for m in request.messages], request.prompt])
+
+
+def _coin(request: Request) -> bool:
+    digest = hashlib.sha256(json.dumps(request.identity(), sort_keys=True).encode()).digest()
+    return digest[0] % 2 == 0
