@@ -14,6 +14,8 @@ import string
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 
+from .latex import plain_math
+
 __all__ = ["choice_letter", "flexible_number", "normalize_number", "numbers_equal", "strict_number"]
 
 _CURRENCY = "$€£¥₹"
@@ -32,7 +34,8 @@ _NUMBER = (
 _NUMBER_RE = re.compile(_NUMBER)
 
 #: GSM8K's own answer format, followed literally: "#### " and the number, no currency sign.
-_STRICT_RE = re.compile(r"####[ \t]*(-?[0-9][0-9,]*(?:\.[0-9]+)?)")
+#: A number that runs on into LaTeX ("#### 9{,}500") is not in the format, rather than a 9.
+_STRICT_RE = re.compile(r"####[ \t]*(-?[0-9][0-9,]*(?:\.[0-9]+)?)(?![0-9,{]|\.[0-9])")
 #: The same marker as a model may write it, with a currency sign or markup around the number.
 _HASHES_RE = re.compile(rf"####[\s*_]*({_NUMBER})")
 
@@ -160,6 +163,8 @@ def flexible_number(text: str) -> str | None:
     and otherwise reads the last sentence that has a number: the result of its last equation
     ("9 + 6 = 15 liters of the 24 liters" gives 15), else its last number ("18 dollars"). An
     explicit answer beats the numbers after it: "The answer is 18. Check: 18 * 2 = 36" gives 18.
+    LaTeX anywhere in the text is read as plain text first (``$9{,}500$`` is 9500, see
+    :func:`~pytest_llmeval.scoring.latex.plain_math`).
 
     Example::
 
@@ -172,6 +177,7 @@ def flexible_number(text: str) -> str | None:
         _after_answer_marker,
         _final_result,
     )
+    text = plain_math(text)
     for finder in finders:
         found = finder(text)
         if found is not None:
@@ -239,19 +245,11 @@ def _boxed(text: str) -> str | None:
     return None
 
 
-_LATEX_FRACTION_RE = re.compile(r"\\[dt]?frac\{([^{}]*)\}\{([^{}]*)\}")
-_LATEX_TEXT_RE = re.compile(r"\\(?:text|textbf|textrm|mathrm|mbox)\{[^{}]*\}")
-
-
 def _boxed_number(text: str) -> str | None:
+    # The LaTeX inside is already plain (flexible_number rewrote it): \boxed{18 \text{ dollars}}
+    # reads "18  dollars", \boxed{\frac{1}{2}} reads "1/2".
     content = _boxed(text)
-    if content is None:
-        return None
-    content = _LATEX_FRACTION_RE.sub(r"\1/\2", content)
-    content = _LATEX_TEXT_RE.sub(" ", content)  # units: \boxed{18 \text{ dollars}}
-    for latex, plain in (("{,}", ","), ("\\,", ""), ("\\!", ""), ("\\$", "$"), ("\\%", "%")):
-        content = content.replace(latex, plain)
-    return _last_number(content)
+    return None if content is None else _last_number(content)
 
 
 # -- multiple choice ---------------------------------------------------------------------------
