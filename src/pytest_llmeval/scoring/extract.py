@@ -265,7 +265,7 @@ _LETTER_MARKER_RE = re.compile(
     r"(?i:is|would\s+be|will\s+be|should\s+be|must\s+be|=|:)"
     r"(?:\s+(?i:probably|likely|clearly|definitely))?"
     r"|(?i:\b(?:choose|select|pick|go\s+with|opt\s+for)\b))"
-    r"(?:[\s*_:=(\[{$\\]|(?i:boxed|text|textbf|option|choice|letter))*"
+    r"(?:[\s*_:=(\[{$\\]|(?i:boxed|text|textbf|option|choice|letter|either|both))*"
     r"([A-Z])(?![\w'\u2019])"
 )
 _BOXED_LETTER_RE = re.compile(r"\\boxed\{\s*(?:\\text(?:bf)?\{\s*)?([A-Z])\s*\}")
@@ -283,6 +283,19 @@ _LEADING_LETTER_RE = re.compile(
 _OPTION_LINE_RE = re.compile(r"^[ \t*_#>]*(?:[(\[][ \t]*)?([A-Z])[ \t]*(?:[)\]]|[.:](?![A-Za-z]))", re.MULTILINE)
 #: Letters that stand out as options anywhere: "(B)", "[B]", "**B**".
 _MARKED_LETTER_RE = re.compile(r"\(([A-Z])\)|\[([A-Z])\]|\*\*([A-Z])\*\*")
+#: Another option named right after a stated letter: "A, B, C, or D", "either A or B", "A/B",
+#: "(A) or (C)", "A and C", "A (or B)", "$\\boxed{A}$ or $\\boxed{B}$". Matched in a short
+#: window after the letter, so the overlapping whitespace parts cost nothing on long text.
+_ALTERNATIVE_RE = re.compile(
+    r"[\s*_`()\[\]}$]*(?P<comma>,)?\s*"
+    r"(?:(?P<either>(?i:or|nor|and/or|versus|vs)(?![a-zA-Z])\.?|[/|])|(?P<also>(?i:and|plus)(?![a-zA-Z])|[&+]))?"
+    r"(?:[\s*_`(\[{$\\:]|(?i:boxed|text|textbf|option|choice|letter)(?![a-z]))*"
+    r"(?P<letter>[A-Z])(?![\w'\u2019])"
+)
+_ALTERNATIVE_WINDOW = 80
+#: After a letter joined by a comma or "and": the list goes on, or the statement ends there.
+#: "The answer is B, A is wrong" goes on with a verb: that A starts a new clause.
+_LIST_GOES_ON_RE = re.compile(r"[*_`)\]}$]*[ \t]*(?:[,/&|+.;:!?)\n]|(?i:or|and)(?![a-zA-Z])|$)")
 
 
 def choice_letter(text: str, n_choices: int = 4, choices: Sequence[str] | None = None) -> str | None:
@@ -296,6 +309,12 @@ def choice_letter(text: str, n_choices: int = 4, choices: Sequence[str] | None =
     texts), a response that names exactly one option ("Paris"); a single distinct marked letter
     anywhere ("... so (C) it is"); a last line that is only a letter. Articles and pronouns
     are not letters: "A good question... the answer is C" is C.
+
+    A reply that names several different options where it states its answer gives none, so
+    that hedging is never credited with the right option: "The answer is A, B, C, or D",
+    "either A or B", "A/B", "(A) or (C)", "B and D", "$\\boxed{A}$ or $\\boxed{B}$", and an
+    opening "A, B or C" are all None. What follows a finished statement is not part of it:
+    "The answer is (B). A is wrong because..." and "The answer is B, A is wrong" are B.
 
     Example::
 
@@ -316,16 +335,14 @@ def choice_letter(text: str, n_choices: int = 4, choices: Sequence[str] | None =
     if len(bare) == 1:
         return bare.upper() if valid(bare.upper()) else None
 
-    for match in reversed(list(_BOXED_LETTER_RE.finditer(text))):
-        if valid(match.group(1)):
-            return match.group(1)
-    for match in reversed(list(_LETTER_MARKER_RE.finditer(text))):
-        if valid(match.group(1)):
-            return match.group(1)
+    decided, stated = _stated_letter(text, letters)
+    if decided:
+        return stated
 
     leading = _LEADING_LETTER_RE.match(text)
     listed = {match.group(1) for match in _OPTION_LINE_RE.finditer(text)}
-    if leading is not None and valid(leading.group(1)) and len(listed) < 2:
+    if (leading is not None and valid(leading.group(1)) and len(listed) < 2
+            and _other_option(text, leading.end(1), leading.group(1), letters) is None):
         return leading.group(1)
 
     if choices is not None:
@@ -343,6 +360,46 @@ def choice_letter(text: str, n_choices: int = 4, choices: Sequence[str] | None =
         last = lines[-1].strip(_LETTER_WRAPPING)
         if last.isupper() and valid(last):
             return last
+    return None
+
+
+def _stated_letter(text: str, letters: str) -> tuple[bool, str | None]:
+    """``(True, letter)`` for the reply's last stated answer (a boxed letter first, then an
+    answer statement), ``(True, None)`` when that statement names several options, and
+    ``(False, None)`` when the reply states no answer."""
+    boxed = [match for match in _BOXED_LETTER_RE.finditer(text) if match.group(1) in letters]
+    if boxed:
+        last = boxed[-1]
+        # "$\\boxed{A}$ or $\\boxed{B}$": the last box may be the alternative to the one before.
+        before = None if len(boxed) < 2 else _other_option(text, boxed[-2].end(1), boxed[-2].group(1), letters)
+        hedged = before == last.start(1) or _other_option(text, last.end(1), last.group(1), letters) is not None
+        return True, None if hedged else last.group(1)
+    for match in reversed(list(_LETTER_MARKER_RE.finditer(text))):
+        letter = match.group(1)
+        if letter in letters:
+            return True, None if _other_option(text, match.end(1), letter, letters) is not None else letter
+    return False, None
+
+
+def _other_option(text: str, end: int, letter: str, letters: str) -> int | None:
+    """Where another option named right after ``letter`` (which ends at ``end``) starts, or None.
+
+    "or", "/" and "versus" always join alternatives; a comma, "and" or "&" only when the
+    letter after it ends the statement or the list goes on ("A, B, C, or D"), so that "B, A is
+    wrong" is B. "A" and "I" followed by more words are the English words.
+    """
+    position = end
+    for _ in range(len(letters)):
+        match = _ALTERNATIVE_RE.match(text, position, min(len(text), position + _ALTERNATIVE_WINDOW))
+        if match is None or not (match.group("comma") or match.group("either") or match.group("also")):
+            return None
+        other = match.group("letter")
+        goes_on = _LIST_GOES_ON_RE.match(text, match.end()) is not None
+        if not goes_on and (other in "AI" or match.group("either") is None):
+            return None
+        if other != letter and other in letters:
+            return match.start("letter")
+        position = match.end()  # the same letter again, or not an option: the list may go on
     return None
 
 
