@@ -355,8 +355,14 @@ def test_a_stated_letter_is_found_after_any_reasoning(before: str, letter: str) 
         "\\boxed{" + " " * 20_000,
         "The answer is" + " " * 20_000 + "probably",
         "answer is" + "$" * 20_000 + "x",
+        "5 minutes or" + " " * 20_000 + "x",
+        "The answer is 5" + " " * 20_000 + "+",
+        "Word. " * 4_000 + "x",
+        "3 (" * 7_000,
+        "The answer is A," + " " * 20_000 + "x",
     ],
-    ids=["answer-spaces", "letter-spaces", "boxed-spaces", "marker-spaces", "marker-dollars"],
+    ids=["answer-spaces", "letter-spaces", "boxed-spaces", "marker-spaces", "marker-dollars", "restated-spaces",
+         "expression-spaces", "many-sentences", "open-brackets", "alternative-spaces"],
 )
 def test_extraction_time_is_linear_in_long_degenerate_text(text: str) -> None:
     # Overlapping regex parts once made these quadratic (minutes at 100,000 characters);
