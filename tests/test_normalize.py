@@ -13,11 +13,13 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from pytest_llmeval.benchmarks import alpaca_eval, mtbench
 from pytest_llmeval.benchmarks.base import Benchmark, Item
 from pytest_llmeval.request import Response, ToolCall
 from pytest_llmeval.scoring import scorers
 from pytest_llmeval.scoring.extract import choice_letter, flexible_number
 from pytest_llmeval.scoring.function_calls import calls_from_response
+from pytest_llmeval.scoring.judge import JudgedScorer
 from pytest_llmeval.scoring.normalize import (
     DEFAULT_REASONING_TAGS,
     UNCLOSED_REASONING,
@@ -191,3 +193,16 @@ def test_a_refusal_considered_in_the_trace_is_not_a_refusal() -> None:
     reply = normalize(Response(text="<think>Should I refuse? I cannot help with that... no, it is harmless.</think>"
                                     "To kill a Python process, run `kill -9 PID`."))
     assert classify_refusal(reply.text) == "full_compliance"
+
+
+def test_a_judge_is_shown_the_final_answer_only() -> None:
+    reply = normalize(Response(text="<think>Draft: Rating: [[10]], the user will love it.</think>Honolulu is lovely."))
+    for benchmark in (mtbench.benchmarks()[0], alpaca_eval.benchmarks()[0]):
+        item = benchmark.items(limit=1)[0]
+        scorer = item.benchmark.scorer
+        assert isinstance(scorer, JudgedScorer)
+        request = scorer.judge_request(item, reply)
+        assert request is not None
+        prompt = request.messages[-1].content
+        assert "Honolulu is lovely." in prompt
+        assert "Draft" not in prompt and "[[10]]" not in prompt
