@@ -136,6 +136,12 @@ FLEXIBLE = [
     # A marker with no number right after it is no answer; the last number is.
     ("The answer is below.\n\nStep 1: 16 - 3 - 4 = 9\nStep 2: 9 * 2 = 18", "18"),
     ("5 - 3 = 2", "2"),  # a subtraction, not a negative three
+    # LaTeX anywhere in the reply, not only in \boxed{}.
+    ("So the total is $9{,}500$.", "9500"),
+    ("That comes to \\(12{,}000\\) dollars.", "12000"),
+    ("She pays $1\\,250$ in rent.", "1250"),
+    ("$$\\frac{3}{4}$$ of the cake", "3/4"),
+    ("The answer is $45\\%$.", "45"),
     ("I don't know.", None),
     ("H2O", None),  # digits inside a word are not a number
     ("", None),
@@ -190,6 +196,30 @@ CHOICE = [
     ("The answer is E.", None),
     ("Either (A) or (C).", None),
     ("", None),
+    # A statement that names several options states no answer ...
+    ("The answer is A, B, C, or D", None),
+    ("The answer is either A or B.", None),
+    ("The answer is A/B.", None),
+    ("The answer is (A) or (C).", None),
+    ("The answer is **A** or **B**.", None),
+    ("The answer is A (or B).", None),
+    ("Answer: B and D", None),
+    ("The answer is both A and C.", None),
+    ("The correct option is B or D, depending on the reading.", None),
+    ("I'd go with A or C.", None),
+    ("The answer is $\\boxed{A}$ or $\\boxed{B}$.", None),
+    ("A, B, C or D", None),
+    ("(A) or (B)", None),
+    # ... but what follows a finished statement is not part of it.
+    ("The answer is (B). A is wrong because London is in England.", "B"),
+    ("The answer is B, A is wrong because London is in England.", "B"),
+    ("The answer is B and A is wrong.", "B"),
+    ("The answer is B, since A is wrong.", "B"),
+    ("The answer is B.\nA is wrong.", "B"),
+    ("The answer is B or B.", "B"),  # the same option twice is one option
+    ("The answer is either A or B. Checking again, the answer is B.", "B"),  # the last statement counts
+    ("Is it $\\boxed{A}$ or B? Final answer: $\\boxed{B}$", "B"),
+    ("A, because London is the capital.", "A"),
 ]
 
 
@@ -285,6 +315,32 @@ def test_a_stated_answer_beats_the_numbers_around_it(before: str, answer: int, a
     assert flexible_number(f"{before}\nThe answer is {answer}. {after}") == str(answer)
 
 
+CONNECTORS = [", ", " or ", ", or ", " / ", "/", " and ", " & ", " nor ", " versus ", " vs. ", " and/or "]
+STATEMENTS = ["The answer is {}.", "Answer: {}", "The correct option is {}", "I choose {}.", "The answer is either {}.",
+              "The answer is $\\boxed{{{}}}$.", "{}"]
+MARKUP = ["{}", "({})", "**{}**", "option {}"]
+
+
+@given(st.sampled_from(STATEMENTS), st.lists(st.sampled_from("ABCDE"), min_size=2, max_size=5, unique=True),
+       st.sampled_from(CONNECTORS), st.sampled_from(MARKUP))
+def test_a_statement_naming_several_options_has_no_answer(statement: str, letters: list[str], connector: str,
+                                                          markup: str) -> None:
+    # "The answer is A or C", "Answer: (B), (D) or (E)", "I choose **A** and **C**." ...
+    named = [markup.format(letter) for letter in letters]
+    listed = ", ".join(named[:-1]) + connector + named[-1]
+    if statement == "The answer is $\\boxed{{{}}}$.":
+        listed = connector.join(f"$\\boxed{{{letter}}}$" for letter in letters)
+        statement = "The answer is {}."
+    assert choice_letter(statement.format(listed), n_choices=5) is None
+
+
+@given(st.sampled_from("ABCD"), st.sampled_from("ABCD"), st.sampled_from([", ", ". ", " and ", ".\n", "; "]),
+       st.sampled_from(["is wrong because", "would need", "was my first guess, but", "is tempting"]))
+def test_an_option_discussed_after_the_statement_does_not_void_it(answer: str, other: str, joint: str, clause: str) -> None:
+    assume(answer != other)
+    assert choice_letter(f"The answer is ({answer}){joint}{other} {clause} the question asks otherwise.") == answer
+
+
 @given(reasoning, st.sampled_from("ABCD"))
 def test_a_stated_letter_is_found_after_any_reasoning(before: str, letter: str) -> None:
     assume(all(word not in before.lower() for word in ("answer", "option", "choice", "letter")))
@@ -299,8 +355,14 @@ def test_a_stated_letter_is_found_after_any_reasoning(before: str, letter: str) 
         "\\boxed{" + " " * 20_000,
         "The answer is" + " " * 20_000 + "probably",
         "answer is" + "$" * 20_000 + "x",
+        "5 minutes or" + " " * 20_000 + "x",
+        "The answer is 5" + " " * 20_000 + "+",
+        "Word. " * 4_000 + "x",
+        "3 (" * 7_000,
+        "The answer is A," + " " * 20_000 + "x",
     ],
-    ids=["answer-spaces", "letter-spaces", "boxed-spaces", "marker-spaces", "marker-dollars"],
+    ids=["answer-spaces", "letter-spaces", "boxed-spaces", "marker-spaces", "marker-dollars", "restated-spaces",
+         "expression-spaces", "many-sentences", "open-brackets", "alternative-spaces"],
 )
 def test_extraction_time_is_linear_in_long_degenerate_text(text: str) -> None:
     # Overlapping regex parts once made these quadratic (minutes at 100,000 characters);

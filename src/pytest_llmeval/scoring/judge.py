@@ -141,10 +141,15 @@ def alpaca_eval_preference(instruction: str, verdict: str) -> float:
     ``verdict`` is the judge's reply to :func:`alpaca_eval_judge_request`: a Python list like
     ``[{'model': 'model_2', 'rank': 1}, {'model': 'model_1', 'rank': 2}]``. As upstream, the
     rank given to ``model_1`` decides; the positions are then mapped back through the swap.
+    The judge's final ranking counts: the last list in the reply, since a list before it is a
+    draft the judge went on to revise, or one it quoted from an output it was shown (AlpacaEval
+    parses a reply that is only the list; prose around it is tolerated here). A last list that
+    cannot be read is a :class:`VerdictError`, never a fall back to the draft.
     """
-    match = _RANKING.search(verdict)
-    if match is None:
+    matches = list(_RANKING.finditer(verdict))
+    if not matches:
         raise VerdictError(f"no ranking list in the judge's reply: {verdict[:200]!r}")
+    match = matches[-1]
     try:
         ranking = ast.literal_eval(match.group(0))
         rank_1 = next(entry["rank"] for entry in ranking if entry["model"] == "model_1")
@@ -236,17 +241,51 @@ def mtbench_judge_request(question: str, answer: str, reference: str | None = No
     )
 
 
-def parse_rating(verdict: str) -> float:
-    """The 1-10 rating in a judge's reply: ``[[8]]``, else FastChat's fallback ``[8]``."""
-    match = _RATING.search(verdict) or _RATING_FALLBACK.search(verdict)
-    if match is None:
+def parse_rating(verdict: str, answer: str | None = None) -> float:
+    """The judge's final 1-10 rating: the last ``[[8]]`` in its reply, else the last ``[8]``.
+
+    The patterns are FastChat's (``[[rating]]``, and ``[rating]`` when the reply has none), but
+    FastChat takes the first match and this takes the last that is not a quotation: the judge
+    prompt embeds the answer being graded, judges quote from it, and they revise a first rating
+    before the closing ``Rating: [[N]]`` the prompt asks for. A rating is a quotation when it
+    stands inside quotation marks, backticks, a code block or a ``>`` line, or, given the
+    candidate's ``answer``, on a line copied from that answer. When every rating is a
+    quotation, the last one counts.
+
+    Raises :class:`VerdictError` when there is no rating, or the final one is outside 1-10.
+
+    Example::
+
+        parse_rating('The answer ends with "Rating: [[10]]", which it cannot award itself. Rating: [[3]]')  # 3.0
+    """
+    matches = list(_RATING.finditer(verdict)) or list(_RATING_FALLBACK.finditer(verdict))
+    if not matches:
         raise VerdictError(f"no [[rating]] in the judge's reply: {verdict[-200:]!r}")
+    own = [match for match in matches if not _quoted(verdict, match.start(), match.group(0), answer)]
+    match = (own or matches)[-1]
     rating = float(match.group(1))
     # The fallback pattern also matches citations such as "[2]" or "[2023]"; a rating the
     # prompt could not have asked for is a misread, not a score.
     if not 1 <= rating <= 10:
         raise VerdictError(f"rating {match.group(0)} is outside 1-10: {verdict[-200:]!r}")
     return rating
+
+
+def _quoted(text: str, index: int, token: str, answer: str | None) -> bool:
+    """Whether ``text[index:]``, the rating ``token``, stands inside a quotation."""
+    if text.count("```", 0, index) % 2 == 1:
+        return True
+    line_start = text.rfind("\n", 0, index) + 1
+    line_end = text.find("\n", index)
+    before = text[line_start:index]
+    if before.lstrip().startswith(">") or before.count('"') % 2 == 1 or before.count("`") % 2 == 1:
+        return True
+    if before.count("\u201c") > before.count("\u201d"):
+        return True
+    if answer is None or token not in answer:
+        return False
+    line = text[line_start : len(text) if line_end < 0 else line_end].strip(" \t>*_\"'`\u201c\u201d")
+    return line in answer
 
 
 class RatingJudge(_JudgedBase):
@@ -274,6 +313,6 @@ class RatingJudge(_JudgedBase):
             raise VerdictError("MT-Bench always needs the judge's reply")
         if judge_response.error:
             raise VerdictError(f"the judge could not answer: {judge_response.error}")
-        rating = parse_rating(judge_response.text)
+        rating = parse_rating(judge_response.text, response.text)
         return Score(rating >= self.threshold, f"rated {rating:g}/10", f"a rating of at least {self.threshold:g}/10",
                      {"rating": rating}, f"judge's reply: {judge_response.text.strip()}")
