@@ -19,6 +19,7 @@ from .request import Request, Response
 from .scorecard import ItemOutcome
 from .scoring.base import Score
 from .scoring.judge import VerdictError, is_judged
+from .scoring.normalize import normalize
 from .stats import pass_at_k
 
 
@@ -115,10 +116,16 @@ class Evaluator:
         results = [self.evaluate_sample(model, item, index) for index in range(self.options.repeats)]
         return combine(results, self.options.reducer)
 
+    def answer(self, model: str, item: Item, index: int = 0) -> tuple[Request, Response]:
+        """The request asked for one sample of an item and its response, normalised: ``text`` is
+        the final answer, the reasoning trace apart (every scorer and judge reads this)."""
+        request, response = self.models.engine.answer(model, item.sample(index))
+        return request, normalize(response, self.options.reasoning_tags) if response.ok else response
+
     def evaluate_sample(self, model: str, item: Item, index: int) -> Evaluation:
         """Answer and score one sample of an item."""
         engine = self.models.engine
-        request, response = engine.answer(model, item.sample(index))
+        request, response = self.answer(model, item, index)
         unusable = _unusable(request, response, response, model)
         if unusable is not None:
             return unusable
@@ -146,7 +153,7 @@ class Evaluator:
             return []
         found = []
         for index in range(self.options.repeats):
-            response = self.models.engine.answer(model, item.sample(index))[1]
+            response = self.answer(model, item, index)[1]
             request = scorer.judge_request(item, response) if response.ok else None
             if request is not None:
                 found.append(request)

@@ -106,6 +106,15 @@ def per_benchmark(check: Callable[[str], Any]) -> Callable[[str], PerBenchmark]:
 REDUCERS = ("majority", "all", "any")
 
 
+def tag_pair(text: str) -> tuple[str, str]:
+    """``"<think> </think>"``: the opening and closing tags of a reasoning trace."""
+    parts = text.split()
+    if len(parts) != 2:
+        raise argparse.ArgumentTypeError(f"expected an opening and a closing tag separated by a space, such as "
+                                         f"'<think> </think>', got {text!r}")
+    return (parts[0], parts[1])
+
+
 # -- the table ---------------------------------------------------------------------------------
 
 Kind = Literal["text", "flag", "lines"]
@@ -228,6 +237,11 @@ OPTIONS: tuple[Option, ...] = (
            "most tokens generated per reply, for every benchmark (VALUE) or one (BENCHMARK=VALUE); repeatable",
            default=(), default_text="each benchmark's own", kind="lines", check=per_benchmark(positive_int),
            metavar="[BENCHMARK=]N"),
+    Option("reasoning_tags", "--llm-reasoning-tags", "llm_reasoning_tags",
+           "the tags around a reasoning trace in replies, as 'OPEN CLOSE'; repeatable. Every scorer and judge reads "
+           "the final answer only, outside the trace",
+           default=(("<think>", "</think>"),), default_text="'<think> </think>'", kind="lines", check=tag_pair,
+           metavar="'OPEN CLOSE'"),
     Option("aliases", None, "llm_aliases",
            "extra model aliases, one 'name = scheme:target' a line",
            default=(), default_text="none", kind="lines"),
@@ -261,6 +275,7 @@ class RunOptions:
     top_p: tuple[PerBenchmark, ...] = ()
     seed: tuple[PerBenchmark, ...] = ()
     max_tokens: tuple[PerBenchmark, ...] = ()
+    reasoning_tags: tuple[tuple[str, str], ...] = (("<think>", "</think>"),)
     aliases: tuple[str, ...] = ()
     #: The command line as given, without anything that looks like a key (for the scorecard).
     args: tuple[str, ...] = ()
