@@ -16,7 +16,7 @@ from conftest import SUITE, Project, builtin_capabilities
 ORACLE = "--llm-model=script:oracle"
 GSM8K_ID = re.compile(r"^llmeval::gsm8k\[test-\d{4}\]$")
 MMLU_ID = re.compile(r"^llmeval::mmlu\[test-\d{5}\]$")
-HEAVY = ("torch", "transformers", "datasets", "openai")
+HEAVY = ("torch", "transformers", "datasets", "openai", "aiohttp")
 
 
 def collected_ids(result: pytest.RunResult) -> list[str]:

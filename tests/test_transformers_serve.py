@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_llmeval.backends.openai_backend import OpenAIBackend
+from pytest_llmeval.backends.openai import OpenAIBackend
 from pytest_llmeval.request import Message, Request, Response
 
 pytestmark = pytest.mark.slow
