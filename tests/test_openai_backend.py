@@ -207,6 +207,18 @@ def test_chunked_and_connection_close_responses_are_read_whole() -> None:
 
 
 # -- faults -----------------------------------------------------------------------------------
+#
+# Only the slow fault gets a short timeout, and its slowness is far past it; every other fault
+# gets a long one, so that a busy machine (a slow answer, not a fault) never turns one fault
+# into another.
+
+#: The timeout for the slow fault, which answers only after SLOW seconds.
+SLOW_TIMEOUT, SLOW = 1.5, 60.0
+
+
+def timeout_for(fault: Fault) -> float:
+    return SLOW_TIMEOUT if fault.kind == "slow" else 30.0
+
 
 TRANSIENT = {
     "429": Fault.rate_limit(),
@@ -214,7 +226,7 @@ TRANSIENT = {
     "500": Fault.http(500),
     "502": Fault.http(502),
     "503": Fault.http(503),
-    "slow-past-timeout": Fault.slow(3.0),
+    "slow-past-timeout": Fault.slow(SLOW),
     "dropped-mid-body": Fault.drop(),
     "malformed-json": Fault.malformed(),
     "empty-choices": Fault.empty_choices(),
@@ -224,7 +236,7 @@ TRANSIENT = {
 @pytest.mark.parametrize("fault", TRANSIENT.values(), ids=TRANSIENT.keys())
 def test_a_transient_fault_is_retried_to_an_answer(fault: Fault) -> None:
     with FakeServer(faults=first_tries(1, fault)) as srv:
-        out = collect(backend_for(srv, concurrency=4, timeout=0.5), questions(6))
+        out = collect(backend_for(srv, concurrency=6, timeout=timeout_for(fault)), questions(6))
     assert [out[i].text for i in range(6)] == [f"question {i}" for i in range(6)]
     assert all(r.meta["retries"] == 1 for r in out.values())
     assert srv.requests == 12  # each question exactly twice: the fault, then the answer
@@ -235,7 +247,7 @@ PERSISTENT = {
     "500": (Fault.http(500, "model worker crashed"), ["HTTP 500", "model worker crashed"]),
     "502": (Fault.http(502), ["HTTP 502", "fake server error 502 (Bad Gateway)"]),
     "503": (Fault.http(503, "overloaded, try later"), ["HTTP 503", "overloaded, try later"]),
-    "slow-past-timeout": (Fault.slow(3.0), ["within 0.3 s", "timeout"]),
+    "slow-past-timeout": (Fault.slow(SLOW), [f"within {SLOW_TIMEOUT:g} s", "timeout"]),
     "dropped-mid-body": (Fault.drop(), ["connection to", "failed"]),
     "malformed-json": (Fault.malformed(), ["malformed JSON"]),
     "empty-choices": (Fault.empty_choices(), ["no choices"]),
@@ -246,7 +258,7 @@ PERSISTENT = {
 def test_a_persistent_fault_errors_with_its_cause_after_the_retry_limit(
         fault: Fault, words: list[str]) -> None:
     with FakeServer(faults=lambda hit: fault) as srv:
-        out = collect(backend_for(srv, concurrency=2, timeout=0.3, max_retries=2), questions(3))
+        out = collect(backend_for(srv, concurrency=3, timeout=timeout_for(fault), max_retries=2), questions(3))
     for response in out.values():
         assert not response.ok and response.text == ""
         for word in words:
@@ -461,9 +473,9 @@ def test_the_key_is_sent_but_never_shown(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.setenv("LLMEVAL_API_KEY", CANARY)
     faults = {1: Fault.echo_key(), 2: Fault.http(500, f"upstream said {CANARY}"), 3: Fault.drop(),
-              4: Fault.slow(2.0), 5: Fault.malformed()}
+              4: Fault.slow(SLOW), 5: Fault.malformed()}
     with FakeServer(faults=faults) as srv:
-        backend = backend_for(srv, timeout=0.3, max_retries=0)
+        backend = backend_for(srv, timeout=SLOW_TIMEOUT, max_retries=0)
         out = collect(backend, [Request(prompt=f"p{i}") for i in range(6)])
         texts = [repr(backend), backend.describe(), json.dumps(backend.identity())]
     assert srv.hits[0].authorization == f"Bearer {CANARY}"

@@ -237,7 +237,7 @@ def test_connections_are_reused() -> None:
 def test_the_pool_keeps_a_connection_for_every_request_in_flight() -> None:
     # 160 requests, 80 at a time: every connection of the first 80 is reused (an earlier
     # version kept at most 64 idle, so each burst past that reconnected).
-    with FakeServer(latency=0.05) as srv:
+    with FakeServer(latency=0.3) as srv:  # long enough for all 80 to be in flight at once on a busy machine
         backend = backend_for(srv, concurrency=80)
         asyncio.run(asyncio.wait_for(backend.run_async(questions(160), lambda i, r: None), 30))
     assert srv.requests == 160 and srv.connections == 80 and srv.max_in_flight == 80
