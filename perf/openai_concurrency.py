@@ -153,95 +153,110 @@ def main() -> None:
     started = time.perf_counter()
     machine = c.machine()
 
-    from pytest_llmeval.backends.openai import OpenAIBackend
-    from pytest_llmeval.request import Message, Request
-
-    bare_python = find_bare_python(args.bare_python)
-    server = Server()
-    print(f"fake server at {server.base_url} (pid {server.proc.pid}); bare client: {bare_python}", flush=True)
-    requests = [Request(messages=(Message("user", b["messages"][0]["content"]),), max_tokens=16)
-                for b in bodies(args.requests, "fake-model")]
-
-    def ours(concurrency: int) -> dict[str, Any]:
-        backend = OpenAIBackend("fake-model", base_url=server.base_url, concurrency=concurrency)
-        s0 = server.cpu_s()
-        t0, c0 = time.perf_counter(), time.process_time()
-        out = list(backend.run(requests, lambda n: None))
-        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-        bad = [r.error for _, r in out if not r.ok]
-        if bad:
-            raise SystemExit(f"ours: {len(bad)} requests failed, e.g. {bad[0]}")
-        return {"wall_s": wall, "cpu_s": cpu, "server_cpu_s": server.cpu_s() - s0}
-
-    def bare(concurrency: int, client: str = "aiohttp") -> dict[str, Any]:
-        s0 = server.cpu_s()
-        proc = subprocess.run([bare_python, __file__, "--bare-worker", server.base_url, str(concurrency),
-                               str(args.requests), client], capture_output=True, text=True, cwd=c.REPO)
-        if proc.returncode != 0:
-            raise SystemExit(f"bare client failed: {proc.stderr[-2000:]}")
-        data = json.loads(proc.stdout.strip().splitlines()[-1])
-        if data["ok"] != args.requests:
-            raise SystemExit(f"bare client: only {data['ok']} of {args.requests} requests succeeded")
-        # The server's CPU over the whole child, start-up included: an upper bound.
-        return {**data, "server_cpu_s": server.cpu_s() - s0}
-
-    # Warm-up: imports, the first connections and the server's first requests are paid by neither.
-    ours(8)
+    runner = Runner(args, find_bare_python(args.bare_python))
+    print(f"fake server at {runner.server.base_url} (pid {runner.server.proc.pid}); bare client: {runner.bare_python}",
+          flush=True)
+    runner.ours(8)  # warm-up: imports, the first connections and the server's first requests are paid by neither
     figures = []
     per_concurrency: dict[int, Any] = {}
     profiles: dict[int, dict[str, Any]] = {}
-    bare_client = "?"
     try:
         for concurrency in args.concurrency:
-            runs: dict[str, list[dict[str, Any]]] = {"ours": [], "bare": []}
-            order = ["ours", "bare"]
-            if args.with_httpx:
-                runs["httpx"] = []
-                order.append("httpx")
-            for round_ in range(args.rounds):
-                for name in (order if round_ % 2 == 0 else order[::-1]):
-                    result = ours(concurrency) if name == "ours" else bare(concurrency, "httpx" if name == "httpx"
-                                                                           else "aiohttp")
-                    result["load"] = c.loadavg()
-                    runs[name].append(result)
-                    bare_client = runs["bare"][-1].get("client", bare_client) if runs["bare"] else bare_client
-                    print(f"concurrency {concurrency:4d} {name:5s} {result['wall_s']:.2f}s wall, client cpu "
-                          f"{result['cpu_s']:.2f}s, server cpu {result['server_cpu_s']:.2f}s", flush=True)
-            ideal = args.requests * LATENCY / concurrency
-            ours_wall = c.median([r["wall_s"] for r in runs["ours"]])
-            bare_wall = c.median([r["wall_s"] for r in runs["bare"]])
-            ours_cpu_ms = 1000 * c.median([r["cpu_s"] for r in runs["ours"]]) / args.requests
-            bare_cpu_ms = 1000 * c.median([r["cpu_s"] for r in runs["bare"]]) / args.requests
-            detail = {"ours_wall_s": ours_wall, "bare_wall_s": bare_wall, "ideal_wall_s": ideal,
-                      "ours_vs_ideal": ours_wall / ideal, "bare_vs_ideal": bare_wall / ideal,
-                      "ours_vs_bare": ours_wall / bare_wall, "ours_client_cpu_ms_per_request": ours_cpu_ms,
-                      "bare_client_cpu_ms_per_request": bare_cpu_ms, "bare_client": bare_client,
-                      "rounds": args.rounds}
-            if args.with_httpx:
-                httpx_wall = c.median([r["wall_s"] for r in runs["httpx"]])
-                detail.update(httpx_wall_s=httpx_wall, httpx_vs_bare=httpx_wall / bare_wall,
-                              httpx_client_cpu_ms_per_request=1000 * c.median([r["cpu_s"] for r in runs["httpx"]])
-                              / args.requests)
-            per_concurrency[concurrency] = {"runs": runs, **detail}
-            label = f"OpenAI-compatible backend, {args.requests} requests, 50 ms server, concurrency {concurrency}"
-            if concurrency <= 32:
-                ratio = ours_wall / ideal
-                fig = c.Figure(label, f"ideal wall time {ideal:.2f}s (requests x latency / concurrency)", ratio,
-                               "ours/ideal wall time, lower is better", "<= 1.15x ideal", ratio <= 1.15, detail)
-            else:
-                ratio = ours_wall / bare_wall
-                fig = c.Figure(label, f"bare asyncio client ({bare_client}), same requests and concurrency", ratio,
-                               "ours/bare wall time, lower is better", "<= 1.3x bare client", ratio <= 1.3, detail)
+            runs = runner.rounds(concurrency)
+            fig = figure_for(concurrency, runs, args)
+            per_concurrency[concurrency] = {"runs": runs, **fig.detail}
             figures.append(fig)
             if args.profile or not fig.met:
-                profiles[concurrency] = profile_ours(OpenAIBackend, server.base_url, concurrency, requests)
+                profiles[concurrency] = profile_ours(runner.backend_class, runner.server.base_url, concurrency,
+                                                     runner.requests)
                 print(profile_note(profiles[concurrency]), flush=True)
     finally:
-        served = server.stop()
+        served = runner.server.stop()
     notes = [f"server: {served}"] if served else []
     notes += [profile_note(profile) for profile in profiles.values()]
     c.write_result("openai_concurrency", args, figures, machine_info=machine, started=started, notes=notes,
                    extra={"per_concurrency": per_concurrency, "profiles": profiles, "settings": vars(args)})
+
+
+class Runner:
+    """Times ours (in this process) and the bare clients (each in a process of its own) against one server."""
+
+    def __init__(self, args: Any, bare_python: str) -> None:
+        from pytest_llmeval.backends.openai import OpenAIBackend
+        from pytest_llmeval.request import Message, Request
+
+        self.args = args
+        self.bare_python = bare_python
+        self.backend_class = OpenAIBackend
+        self.server = Server()
+        self.requests = [Request(messages=(Message("user", b["messages"][0]["content"]),), max_tokens=16)
+                         for b in bodies(args.requests, "fake-model")]
+
+    def ours(self, concurrency: int) -> dict[str, Any]:
+        backend = self.backend_class("fake-model", base_url=self.server.base_url, concurrency=concurrency)
+        s0 = self.server.cpu_s()
+        t0, c0 = time.perf_counter(), time.process_time()
+        out = list(backend.run(self.requests, lambda n: None))
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        bad = [r.error for _, r in out if not r.ok]
+        if bad:
+            raise SystemExit(f"ours: {len(bad)} requests failed, e.g. {bad[0]}")
+        return {"wall_s": wall, "cpu_s": cpu, "server_cpu_s": self.server.cpu_s() - s0}
+
+    def bare(self, concurrency: int, client: str) -> dict[str, Any]:
+        n = self.args.requests
+        s0 = self.server.cpu_s()
+        proc = subprocess.run([self.bare_python, __file__, "--bare-worker", self.server.base_url, str(concurrency),
+                               str(n), client], capture_output=True, text=True, cwd=c.REPO)
+        if proc.returncode != 0:
+            raise SystemExit(f"bare client failed: {proc.stderr[-2000:]}")
+        data = json.loads(proc.stdout.strip().splitlines()[-1])
+        if data["ok"] != n:
+            raise SystemExit(f"bare client: only {data['ok']} of {n} requests succeeded")
+        # The server's CPU over the whole child, start-up included: an upper bound.
+        return {**data, "server_cpu_s": self.server.cpu_s() - s0}
+
+    def rounds(self, concurrency: int) -> dict[str, list[dict[str, Any]]]:
+        """Every client once a round, the order reversed every other round; the results by client."""
+        order = ["ours", "bare"] + (["httpx"] if self.args.with_httpx else [])
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name in order}
+        for round_ in range(self.args.rounds):
+            for name in (order if round_ % 2 == 0 else order[::-1]):
+                result = self.ours(concurrency) if name == "ours" else \
+                    self.bare(concurrency, "httpx" if name == "httpx" else "aiohttp")
+                result["load"] = c.loadavg()
+                runs[name].append(result)
+                print(f"concurrency {concurrency:4d} {name:5s} {result['wall_s']:.2f}s wall, client cpu "
+                      f"{result['cpu_s']:.2f}s, server cpu {result['server_cpu_s']:.2f}s", flush=True)
+        return runs
+
+
+def figure_for(concurrency: int, runs: dict[str, list[dict[str, Any]]], args: Any) -> c.Figure:
+    """The figure at one concurrency: against the ideal up to 32 in flight, against the bare client above."""
+    def wall(name: str) -> float:
+        return c.median([r["wall_s"] for r in runs[name]])
+
+    def cpu_ms(name: str) -> float:
+        return 1000 * c.median([r["cpu_s"] for r in runs[name]]) / args.requests
+
+    ideal = args.requests * LATENCY / concurrency
+    ours_wall, bare_wall = wall("ours"), wall("bare")
+    bare_client = runs["bare"][-1].get("client", "?")
+    detail = {"ours_wall_s": ours_wall, "bare_wall_s": bare_wall, "ideal_wall_s": ideal,
+              "ours_vs_ideal": ours_wall / ideal, "bare_vs_ideal": bare_wall / ideal,
+              "ours_vs_bare": ours_wall / bare_wall, "ours_client_cpu_ms_per_request": cpu_ms("ours"),
+              "bare_client_cpu_ms_per_request": cpu_ms("bare"), "bare_client": bare_client, "rounds": args.rounds}
+    if "httpx" in runs:
+        detail.update(httpx_wall_s=wall("httpx"), httpx_vs_bare=wall("httpx") / bare_wall,
+                      httpx_client_cpu_ms_per_request=cpu_ms("httpx"))
+    label = f"OpenAI-compatible backend, {args.requests} requests, 50 ms server, concurrency {concurrency}"
+    if concurrency <= 32:
+        ratio = ours_wall / ideal
+        return c.Figure(label, f"ideal wall time {ideal:.2f}s (requests x latency / concurrency)", ratio,
+                        "ours/ideal wall time, lower is better", "<= 1.15x ideal", ratio <= 1.15, detail)
+    ratio = ours_wall / bare_wall
+    return c.Figure(label, f"bare asyncio client ({bare_client}), same requests and concurrency", ratio,
+                    "ours/bare wall time, lower is better", "<= 1.3x bare client", ratio <= 1.3, detail)
 
 
 def profile_ours(backend_class: Any, base_url: str, concurrency: int, requests: list[Any]) -> dict[str, Any]:
