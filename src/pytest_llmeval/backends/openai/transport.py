@@ -7,8 +7,8 @@ resolved once per run with aiohttp's own reading of the environment), and a tota
 attempt. Two things are ours, because no library does them for a POST:
 
 - A request sent on a pooled connection that the server had already closed (its keep-alive
-  timeout ran out just then) is sent again on another connection, as browsers do; it does not
-  count as a retry. A fresh connection that fails is a failure.
+  timeout ran out just then) is sent again, once, on another connection, as browsers do; it
+  does not count as a retry. A fresh connection that fails is a failure.
 - Every outcome becomes data or a :class:`~.policy.Failure` with a message that names the URL,
   so the backend's retry policy and error texts do not depend on the library's exceptions.
 
@@ -138,8 +138,8 @@ class Transport:
         url = self._urls.get(path)
         if url is None:
             url = self._urls[path] = URL(where)
-        # One more try than there are pooled connections: each stale one is dropped as found.
-        for _ in range(self.connections + 1):
+        resent = False
+        while True:
             sent = SimpleNamespace(reused=False)
             try:
                 async with session.request(method, url, data=payload, allow_redirects=False, proxy=self._proxy,
@@ -149,12 +149,12 @@ class Transport:
             except asyncio.TimeoutError:
                 raise Failure(None, f"no answer from {where} within {self.timeout:g} s (timeout)") from None
             except aiohttp.ClientError as exc:
-                if sent.reused and _unanswered(exc):
+                # Once, as browsers do: a server that drops every request must not see it many times.
+                if sent.reused and not resent and _unanswered(exc):
+                    resent = True
                     continue
                 cause = _cause(exc)
                 raise Failure(None, f"connection to {where} failed: {cause}", cause=cause) from None
-        raise Failure(None, f"connection to {where} failed: every pooled connection was closed by the server",
-                      cause="every pooled connection was closed by the server")
 
 
 def _unanswered(exc: aiohttp.ClientError) -> bool:
