@@ -109,11 +109,6 @@ class Transport:
             await self._session.close()
             self._session = None
 
-    @property
-    def proxy(self) -> str | None:
-        """The proxy requests go through (from the environment), or None."""
-        return None if self._proxy is None else str(self._proxy)
-
     async def post_json(self, path: str, body: dict[str, Any]) -> Any:
         """POST ``body`` as compact JSON to ``base_url + path``; the answer's decoded JSON.
 
