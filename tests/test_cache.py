@@ -86,7 +86,7 @@ def test_a_new_key_version_invalidates_every_key(monkeypatch: pytest.MonkeyPatch
 
 
 def test_no_secret_enters_the_key_or_the_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from pytest_llmeval.backends.openai_backend import OpenAIBackend
+    from pytest_llmeval.backends.openai import OpenAIBackend
 
     canary = "sk-canary-5f1d3e0c9b7a4e21"
     monkeypatch.setenv("LLMEVAL_API_KEY", canary)

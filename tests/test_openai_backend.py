@@ -2,19 +2,13 @@
 
 Every run goes through ``collect``, which fails the test instead of hanging when a run does not
 finish in time. Backoffs are shortened on each backend so that retries cost milliseconds.
+How the HTTP layer copes with framing, proxies, TLS, redirects and closed connections is in
+``test_openai_transport.py``; the retry policy and the window alone in ``test_openai_policy.py``.
 
 Throughput (``test_throughput_against_a_50ms_server``, printed with ``-s``; not asserted,
-because shared CI machines are noisy). Server: the CLI FakeServer in its own process, 50 ms
-latency. Wall time as a ratio to the ideal (items x latency / concurrency), and client CPU per
-item, on the 2-core dev VM (load average 1.4-1.6):
-
-    direct HTTP (plain http, the default):  concurrency 8: 1.07x   concurrency 32: 1.11-1.13x
-                                            0.2-0.3 ms CPU/item
-    openai client (fast_http=False):        concurrency 8: 1.27x   concurrency 32: 1.98x
-                                            2.5-2.8 ms CPU/item
-
-The openai client's request building and httpx's pool are what the direct path saves; see
-``perf/openai_concurrency.py`` for the comparison with a bare aiohttp client.
+because shared CI machines are noisy): the CLI FakeServer in its own process, 50 ms latency;
+wall time as a ratio to the ideal (items x latency / concurrency) and client CPU per item.
+``perf/openai_concurrency.py`` compares with a bare aiohttp client.
 """
 
 from __future__ import annotations
@@ -26,16 +20,16 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import pytest
 
 from pytest_llmeval.backends.base import Backend, BackendError
-from pytest_llmeval.backends.openai_backend import OpenAIBackend, _retry_after
+from pytest_llmeval.backends.openai import OpenAIBackend
 from pytest_llmeval.request import Message, Request, Response, ToolCall
 from pytest_llmeval.testing.server import FakeServer, Fault, Hit, first_tries, http_date, parse_fault
 
-pytest.importorskip("openai")
+pytest.importorskip("aiohttp")
 
 CANARY = "sk-canary-XYZ-7f3a9c1e"
 
@@ -78,18 +72,9 @@ def collect(backend: Backend, requests: Sequence[Request], limit: float = 30.0) 
     return out
 
 
-@pytest.fixture(params=[True, False], ids=["direct-http", "openai-client"])
-def fast_http(request: pytest.FixtureRequest) -> Iterator[bool]:
-    """Both paths: the backend's own HTTP client for plain http, and the openai client (used for https)."""
-    old = OpenAIBackend.fast_http
-    OpenAIBackend.fast_http = request.param
-    yield request.param
-    OpenAIBackend.fast_http = old
-
-
 # -- answers ----------------------------------------------------------------------------------
 
-def test_chat_answers_come_back_for_the_right_index(fast_http: bool) -> None:
+def test_chat_answers_come_back_for_the_right_index() -> None:
     answers = {f"question {i}": f"answer {i * i}" for i in range(20)}
     with FakeServer(latency=0.01, answer=answers) as srv:
         out = collect(backend_for(srv, concurrency=4), questions(20))
@@ -112,8 +97,74 @@ def test_request_fields_reach_the_server() -> None:
     assert body["stop"] == ["STOP"]
     assert body["messages"] == [{"role": "system", "content": "Be brief."},
                                 {"role": "user", "content": "Say hi then STOP now"}]
-    assert "tools" not in body
+    assert not {"tools", "top_p", "seed", "max_completion_tokens"} & set(body)  # unset: not sent
     assert out[0].text == "Say hi then "  # the server cut at the stop string
+
+
+@pytest.mark.parametrize("api", ["chat", "completions"])
+@pytest.mark.parametrize(("fields", "sent"), [
+    ({"top_p": 0.9}, {"top_p": 0.9}),
+    ({"seed": 1234}, {"seed": 1234}),
+    ({"top_p": 0.0, "seed": 0}, {"top_p": 0.0, "seed": 0}),  # falsy values are still sent
+    ({"top_p": 1.0, "seed": 7, "temperature": 0.7}, {"top_p": 1.0, "seed": 7, "temperature": 0.7}),
+])
+def test_sampling_fields_are_sent_when_the_request_sets_them(api: str, fields: dict[str, float],
+                                                             sent: dict[str, float]) -> None:
+    with FakeServer() as srv:
+        collect(backend_for(srv, api=api), [Request(prompt="roll a die", **fields)])  # type: ignore[arg-type]
+    body = srv.hits[0].body
+    assert {key: body[key] for key in sent} == sent
+
+
+@pytest.mark.parametrize("api", ["chat", "completions"])
+def test_the_token_limit_goes_under_the_configured_field(api: str) -> None:
+    with FakeServer() as srv:
+        collect(backend_for(srv, api=api), [Request(prompt="p", max_tokens=11)])
+        collect(backend_for(srv, api=api, token_limit_field="max_completion_tokens"), [Request(prompt="p", max_tokens=12)])
+    classic, modern = (h.body for h in srv.hits)
+    assert classic["max_tokens"] == 11 and "max_completion_tokens" not in classic
+    assert modern["max_completion_tokens"] == 12 and "max_tokens" not in modern
+
+
+def test_the_token_limit_field_is_part_of_the_identity_only_when_changed() -> None:
+    classic = OpenAIBackend("m", base_url="http://127.0.0.1:8000/v1")
+    modern = OpenAIBackend("m", base_url="http://127.0.0.1:8000/v1", token_limit_field="max_completion_tokens")
+    assert "token_limit_field" not in classic.identity()  # cache keys made before the setting stay valid
+    assert modern.identity() == {**classic.identity(), "token_limit_field": "max_completion_tokens"}
+
+
+ANSWERS = {
+    "plain": ("hello", {"text": "hello", "finish_reason": "stop", "reasoning": None}),
+    "cut off": ({"content": "", "finish_reason": "length"}, {"text": "", "finish_reason": "length", "reasoning": None}),
+    "reasoning_content": ({"content": "18", "reasoning_content": "9 + 9 = 18"},
+                          {"text": "18", "finish_reason": "stop", "reasoning": "9 + 9 = 18"}),
+    "reasoning": ({"content": "B", "reasoning": "A is wrong", "finish_reason": "stop"},
+                  {"text": "B", "finish_reason": "stop", "reasoning": "A is wrong"}),
+    "both, reasoning_content first": ({"content": "x", "reasoning_content": "one", "reasoning": "two"},
+                                      {"text": "x", "finish_reason": "stop", "reasoning": "one"}),
+    "empty trace": ({"content": "x", "reasoning_content": "", "reasoning": None},
+                    {"text": "x", "finish_reason": "stop", "reasoning": None}),
+    "tool call": ({"content": None, "tool_calls": [{"name": "f", "arguments": {}}]},
+                  {"text": "", "finish_reason": "tool_calls", "reasoning": None}),
+}
+
+
+@pytest.mark.parametrize("answer", ANSWERS.values(), ids=ANSWERS.keys())
+def test_finish_reason_and_reasoning_are_kept(answer: tuple[object, dict[str, object]]) -> None:
+    reply, expected = answer
+    with FakeServer(answer=lambda prompt: reply) as srv:  # type: ignore[arg-type,return-value]
+        response = collect(backend_for(srv), [Request(prompt="q")])[0]
+    assert response.ok
+    assert {"text": response.text, "finish_reason": response.finish_reason, "reasoning": response.reasoning} == expected
+    assert response.meta["finish_reason"] == expected["finish_reason"]
+    assert response.truncated == (expected["finish_reason"] == "length")
+
+
+def test_completions_finish_reason_is_kept() -> None:
+    with FakeServer(answer=lambda prompt: {"content": "once upon a", "finish_reason": "length"}) as srv:
+        response = collect(backend_for(srv, api="completions"), [Request(prompt="q", max_tokens=3)])[0]
+    assert response.text == "once upon a" and response.finish_reason == "length" and response.truncated
+    assert response.reasoning is None
 
 
 def test_prompt_alone_goes_as_one_user_message() -> None:
@@ -123,7 +174,7 @@ def test_prompt_alone_goes_as_one_user_message() -> None:
     assert out[0].text == "2+2="
 
 
-def test_completions_api_posts_the_prompt_text(fast_http: bool) -> None:
+def test_completions_api_posts_the_prompt_text() -> None:
     with FakeServer(answer=lambda prompt: prompt.upper()) as srv:
         out = collect(backend_for(srv, api="completions"), [Request(prompt="once upon"),
                                                             Request(messages=(Message("user", "hi"),))])
@@ -144,10 +195,10 @@ def test_tools_are_passed_through_and_tool_calls_mapped() -> None:
     assert srv.hits[0].body["tools"] == tools
     assert out[0].tool_calls == [ToolCall("get_weather", '{"city": "Paris"}'),
                                  ToolCall("get_weather", '{"city": "Lyon"}')]
-    assert out[0].text == "" and out[0].meta["finish_reason"] == "tool_calls"
+    assert out[0].text == "" and out[0].meta["finish_reason"] == "tool_calls" == out[0].finish_reason
 
 
-def test_chunked_and_connection_close_responses_are_read_whole(fast_http: bool) -> None:
+def test_chunked_and_connection_close_responses_are_read_whole() -> None:
     long = "word " * 200  # several chunks
     with FakeServer(answer=lambda p: long + p, chunked=True, keep_alive=False) as srv:
         out = collect(backend_for(srv, concurrency=3), questions(6))
@@ -156,6 +207,18 @@ def test_chunked_and_connection_close_responses_are_read_whole(fast_http: bool) 
 
 
 # -- faults -----------------------------------------------------------------------------------
+#
+# Only the slow fault gets a short timeout, and its slowness is far past it; every other fault
+# gets a long one, so that a busy machine (a slow answer, not a fault) never turns one fault
+# into another.
+
+#: The timeout for the slow fault, which answers only after SLOW seconds.
+SLOW_TIMEOUT, SLOW = 1.5, 60.0
+
+
+def timeout_for(fault: Fault) -> float:
+    return SLOW_TIMEOUT if fault.kind == "slow" else 30.0
+
 
 TRANSIENT = {
     "429": Fault.rate_limit(),
@@ -163,7 +226,7 @@ TRANSIENT = {
     "500": Fault.http(500),
     "502": Fault.http(502),
     "503": Fault.http(503),
-    "slow-past-timeout": Fault.slow(3.0),
+    "slow-past-timeout": Fault.slow(SLOW),
     "dropped-mid-body": Fault.drop(),
     "malformed-json": Fault.malformed(),
     "empty-choices": Fault.empty_choices(),
@@ -171,9 +234,9 @@ TRANSIENT = {
 
 
 @pytest.mark.parametrize("fault", TRANSIENT.values(), ids=TRANSIENT.keys())
-def test_a_transient_fault_is_retried_to_an_answer(fault: Fault, fast_http: bool) -> None:
+def test_a_transient_fault_is_retried_to_an_answer(fault: Fault) -> None:
     with FakeServer(faults=first_tries(1, fault)) as srv:
-        out = collect(backend_for(srv, concurrency=4, timeout=0.5), questions(6))
+        out = collect(backend_for(srv, concurrency=6, timeout=timeout_for(fault)), questions(6))
     assert [out[i].text for i in range(6)] == [f"question {i}" for i in range(6)]
     assert all(r.meta["retries"] == 1 for r in out.values())
     assert srv.requests == 12  # each question exactly twice: the fault, then the answer
@@ -184,7 +247,7 @@ PERSISTENT = {
     "500": (Fault.http(500, "model worker crashed"), ["HTTP 500", "model worker crashed"]),
     "502": (Fault.http(502), ["HTTP 502", "fake server error 502 (Bad Gateway)"]),
     "503": (Fault.http(503, "overloaded, try later"), ["HTTP 503", "overloaded, try later"]),
-    "slow-past-timeout": (Fault.slow(3.0), ["within 0.3 s", "timeout"]),
+    "slow-past-timeout": (Fault.slow(SLOW), [f"within {SLOW_TIMEOUT:g} s", "timeout"]),
     "dropped-mid-body": (Fault.drop(), ["connection to", "failed"]),
     "malformed-json": (Fault.malformed(), ["malformed JSON"]),
     "empty-choices": (Fault.empty_choices(), ["no choices"]),
@@ -193,9 +256,9 @@ PERSISTENT = {
 
 @pytest.mark.parametrize(("fault", "words"), PERSISTENT.values(), ids=PERSISTENT.keys())
 def test_a_persistent_fault_errors_with_its_cause_after_the_retry_limit(
-        fault: Fault, words: list[str], fast_http: bool) -> None:
+        fault: Fault, words: list[str]) -> None:
     with FakeServer(faults=lambda hit: fault) as srv:
-        out = collect(backend_for(srv, concurrency=2, timeout=0.3, max_retries=2), questions(3))
+        out = collect(backend_for(srv, concurrency=3, timeout=timeout_for(fault), max_retries=2), questions(3))
     for response in out.values():
         assert not response.ok and response.text == ""
         for word in words:
@@ -248,16 +311,6 @@ def test_retry_after_pauses_the_other_requests_too() -> None:
     assert all(h.received - first >= 0.55 for h in srv.hits[1:])
 
 
-def test_retry_after_parsing() -> None:
-    assert _retry_after({"retry-after": "2"}) == 2.0
-    assert _retry_after({"retry-after": "0.5"}) == 0.5
-    assert _retry_after({"retry-after-ms": "250", "retry-after": "9"}) == 0.25
-    assert _retry_after({}) is None
-    assert _retry_after({"retry-after": "soon"}) is None
-    seconds = _retry_after({"retry-after": http_date(30)})
-    assert seconds is not None and 28 <= seconds <= 31
-
-
 def test_a_huge_retry_after_is_capped() -> None:
     with FakeServer(faults={1: Fault.rate_limit(retry_after=3600)}) as srv:
         backend = backend_for(srv)
@@ -268,7 +321,7 @@ def test_a_huge_retry_after_is_capped() -> None:
 
 # -- concurrency window -----------------------------------------------------------------------
 
-def test_requests_in_flight_never_exceed_concurrency(fast_http: bool) -> None:
+def test_requests_in_flight_never_exceed_concurrency() -> None:
     with FakeServer(latency=0.03) as srv:
         collect(backend_for(srv, concurrency=3), questions(30))
     assert srv.max_in_flight == 3
@@ -309,7 +362,7 @@ def test_the_window_never_drops_below_one() -> None:
 
 # -- outages ----------------------------------------------------------------------------------
 
-def test_a_server_that_goes_down_and_comes_back(fast_http: bool) -> None:
+def test_a_server_that_goes_down_and_comes_back() -> None:
     with FakeServer(latency=0.02, faults={5: Fault.down(0.6)}) as srv:
         backend = backend_for(srv, concurrency=4, max_retries=8)
         backend.backoff_base, backend.backoff_cap = 0.1, 0.4
@@ -325,7 +378,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_an_unreachable_server_errors_each_item_and_fails_check(fast_http: bool) -> None:
+def test_an_unreachable_server_errors_each_item_and_fails_check() -> None:
     backend = OpenAIBackend("m", base_url=f"http://127.0.0.1:{free_port()}/v1", max_retries=1)
     backend.backoff_base = 0.01
     out = collect(backend, questions(3))
@@ -360,6 +413,49 @@ def test_leaving_the_loop_early_cancels_the_rest() -> None:
     assert srv.requests < 50
 
 
+def test_run_async_calls_back_once_per_request_on_the_callers_loop() -> None:
+    done: dict[int, Response] = {}
+
+    def on_done(index: int, response: Response) -> None:
+        assert index not in done, f"index {index} answered twice"
+        done[index] = response
+
+    with FakeServer(latency=0.01, faults={2: Fault.http(503)}) as srv:
+        backend = backend_for(srv, concurrency=3)
+        asyncio.run(asyncio.wait_for(backend.run_async(questions(10), on_done), 30))
+    assert {i: r.text for i, r in done.items()} == {i: f"question {i}" for i in range(10)}
+    assert sum(r.meta["retries"] for r in done.values()) == 1
+    assert srv.max_in_flight <= 3
+
+
+def test_cancelling_run_async_stops_what_is_in_flight() -> None:
+    async def scenario(backend: OpenAIBackend) -> list[int]:
+        done: list[int] = []
+        task = asyncio.create_task(backend.run_async(questions(40), lambda i, r: done.append(i)))
+        await asyncio.sleep(0.5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return done
+
+    with FakeServer(latency=0.2) as srv:
+        done = asyncio.run(asyncio.wait_for(scenario(backend_for(srv, concurrency=2)), 30))
+        seen = srv.requests
+        time.sleep(0.5)
+        assert srv.requests == seen  # nothing more was sent after the cancel
+    assert len(done) < 40 and seen < 40
+
+
+def test_the_window_state_is_readable() -> None:
+    with FakeServer(latency=0.02, faults={1: Fault.rate_limit(retry_after=0.05)}) as srv:
+        backend = backend_for(srv, concurrency=6)
+        assert backend.window_state.limit == backend.window_state.maximum == 6
+        collect(backend, questions(1))
+    state = backend.window_state
+    assert state.maximum == 6 and state.limit == backend.window == 3  # halved, then one success of the 3 needed
+    assert state.in_flight == 0 and state.waiting == 0 and state.paused_s == 0
+
+
 def test_run_works_inside_a_running_event_loop() -> None:
     with FakeServer() as srv:
         backend = backend_for(srv)
@@ -377,9 +473,9 @@ def test_the_key_is_sent_but_never_shown(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.setenv("LLMEVAL_API_KEY", CANARY)
     faults = {1: Fault.echo_key(), 2: Fault.http(500, f"upstream said {CANARY}"), 3: Fault.drop(),
-              4: Fault.slow(2.0), 5: Fault.malformed()}
+              4: Fault.slow(SLOW), 5: Fault.malformed()}
     with FakeServer(faults=faults) as srv:
-        backend = backend_for(srv, timeout=0.3, max_retries=0)
+        backend = backend_for(srv, timeout=SLOW_TIMEOUT, max_retries=0)
         out = collect(backend, [Request(prompt=f"p{i}") for i in range(6)])
         texts = [repr(backend), backend.describe(), json.dumps(backend.identity())]
     assert srv.hits[0].authorization == f"Bearer {CANARY}"
@@ -430,6 +526,7 @@ def test_identity_describe_supports() -> None:
     ({"timeout": 0}, "timeout must be a positive number"),
     ({"max_retries": -1}, "max_retries must be 0 or more"),
     ({"base_url": "localhost:8000"}, "base URL must start with http:// or https://"),
+    ({"token_limit_field": "max_output_tokens"}, "token_limit_field must be 'max_tokens' or 'max_completion_tokens'"),
 ])
 def test_bad_settings_are_refused(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(BackendError, match=message):

@@ -17,7 +17,7 @@ ORACLE = "--llm-model=script:oracle"
 #: Content-derived ids: the first words of the question and 10 hex digits of its hash.
 GSM8K_ID = re.compile(r"^llmeval::gsm8k\[[a-z0-9-]{1,24}-[0-9a-f]{10}\]$")
 MMLU_ID = re.compile(r"^llmeval::mmlu\[[a-z0-9-]{1,24}-[0-9a-f]{10}(-\d)?\]$")
-HEAVY = ("torch", "transformers", "datasets", "openai")
+HEAVY = ("torch", "transformers", "datasets", "openai", "aiohttp")
 
 
 def collected_ids(result: pytest.RunResult) -> list[str]:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_llmeval.backends.openai_backend import OpenAIBackend
+from pytest_llmeval.backends.openai import OpenAIBackend
 from pytest_llmeval.request import Message, Request, Response
 
 pytestmark = pytest.mark.slow
@@ -123,7 +123,8 @@ def test_chat_answers_from_a_real_server(served: tuple[str, str]) -> None:
         Request(messages=(Message("user", "What is the capital of France?"),), max_tokens=24),
         Request(messages=(Message("system", "You are a helpful assistant."),
                           Message("user", "Name a primary colour. One word.")), max_tokens=8),
-        Request(prompt="Say hello.", max_tokens=12),
+        Request(prompt="Say hello.", max_tokens=12, top_p=0.9, seed=1),
+        Request(prompt="Write a long story about a dragon.", max_tokens=3),
     ]
     out = _run(backend, requests)
     for response in out.values():
@@ -131,8 +132,18 @@ def test_chat_answers_from_a_real_server(served: tuple[str, str]) -> None:
         assert response.text.strip()
         assert response.meta["completion_tokens"] <= 24
         assert response.meta["prompt_tokens"] > 0
+        assert response.finish_reason in ("stop", "length")
     assert "Paris" in out[0].text
     assert out[1].meta["completion_tokens"] <= 8
+    assert out[3].finish_reason == "length" and out[3].truncated and out[3].meta["completion_tokens"] == 3
+
+
+def test_max_completion_tokens_on_a_real_server(served: tuple[str, str]) -> None:
+    base_url, model = served
+    backend = OpenAIBackend(model, base_url=base_url, timeout=120, token_limit_field="max_completion_tokens")
+    out = _run(backend, [Request(prompt="Write a long story about a dragon.", max_tokens=4)])
+    assert out[0].ok, out[0].error
+    assert out[0].meta["completion_tokens"] == 4 and out[0].finish_reason == "length"
 
 
 def test_completions_api_on_a_real_server(served: tuple[str, str]) -> None:

@@ -46,7 +46,7 @@ def transformers_backend(spec: ModelSpec, context: BackendContext) -> Backend:
 
 
 def openai_backend(spec: ModelSpec, context: BackendContext) -> Backend:
-    from .backends.openai_backend import OpenAIBackend
+    from .backends.openai import OpenAIBackend
     from .options import api_key
 
     return OpenAIBackend(spec.target, base_url=context.base_url, api_key=api_key(),

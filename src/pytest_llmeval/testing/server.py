@@ -6,10 +6,14 @@ default), and misbehaves on request: HTTP errors (429 with or without ``Retry-Af
 responses slower than the client's timeout, connections dropped mid-body, malformed JSON, empty
 ``choices``, and going down (refusing connections) for a while. It counts what it received and
 the most requests it had in flight at once, so tests can check retry limits and concurrency.
+It can also speak TLS (``tls=`` an ``ssl.SSLContext``), gzip its answers, frame them chunked,
+close keep-alive connections after each answer or after an idle time, answer as a forward
+proxy would be asked (absolute-form request targets), and redirect.
 
 It is bounded: it stops by itself after ``lifetime`` seconds and answers at most
-``max_requests`` completion requests. It uses only the standard library (asyncio in a
-background thread), so it runs wherever the plugin does.
+``max_requests`` completion requests. HTTP/1.1 is parsed and framed by ``h11``; the faults
+that no well-behaved server would commit (a connection dropped mid-body, a truncated body)
+are written past it, on purpose. It runs on asyncio in a background thread.
 
 Example::
 
@@ -30,21 +34,27 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gzip
 import hashlib
 import json
 import signal
+import ssl
 import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import formatdate
+from http import HTTPStatus
 from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import h11
 
 __all__ = ["Answer", "FakeServer", "Fault", "Hit", "Rule", "every", "first_tries", "http_date"]
 
-FaultKind = Literal["http", "slow", "drop", "malformed", "empty", "down", "echo_key"]
+FaultKind = Literal["http", "slow", "drop", "malformed", "empty", "down", "echo_key", "redirect"]
 
 #: Largest request body accepted (bytes); bigger ones get 413. Keeps a stray client bounded.
 MAX_BODY = 8 * 1024 * 1024
@@ -53,11 +63,6 @@ MAX_HEAD = 64 * 1024
 #: ``hits`` keeps the first this many requests (the counters count them all).
 MAX_HITS = 20_000
 
-_REASONS = {
-    200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 408: "Request Timeout",
-    413: "Payload Too Large", 429: "Too Many Requests", 500: "Internal Server Error",
-    502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
-}
 _ERROR_TYPES = {429: "rate_limit_exceeded", 401: "invalid_request_error", 400: "invalid_request_error"}
 
 
@@ -94,7 +99,7 @@ class Fault:
         header = None
         if retry_after is not None:
             header = retry_after if isinstance(retry_after, str) else f"{retry_after:g}"
-        text = message or f"fake server error {status} ({_REASONS.get(status, 'error')})"
+        text = message or f"fake server error {status} ({_reason(status) or 'error'})"
         return cls("http", status=status, retry_after=header, message=text)
 
     @classmethod
@@ -135,6 +140,11 @@ class Fault:
         """
         return cls("echo_key", status=401)
 
+    @classmethod
+    def redirect(cls, location: str, status: int = 307) -> Fault:
+        """A redirect (``status`` 301/302/303/307/308) to ``location``, with an empty body."""
+        return cls("redirect", status=status, message=location)
+
 
 @dataclass(frozen=True)
 class Hit:
@@ -153,11 +163,17 @@ class Hit:
     in_flight: int
     #: ``time.monotonic()`` when it arrived.
     received: float
+    #: The request target as sent: a path, or the whole URL when the client took the server for its proxy.
+    target: str = ""
+    #: The request's headers, names in lower case.
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 #: Decides the fault (or None: answer normally) for each request.
 Rule = Callable[[Hit], Fault | None]
-#: What the server says for a prompt: text, or ``{"content": ..., "tool_calls": [{"name", "arguments"}]}``.
+#: What the server says for a prompt: text, or ``{"content": ..., "tool_calls": [{"name", "arguments"}]}``,
+#: optionally with ``"finish_reason"`` (e.g. "length") and a separate trace (``"reasoning_content"``
+#: or ``"reasoning"``) sent beside the content, as reasoning servers do.
 Answer = str | dict[str, Any]
 
 
@@ -182,11 +198,16 @@ class FakeServer:
     a function, or a mapping (a prompt it lacks gets an empty reply); by default the prompt
     is echoed. ``faults`` is a mapping from request number (1-based) to :class:`Fault`, or a
     :data:`Rule`. ``chunked=True`` frames answers with ``Transfer-Encoding: chunked`` (as some
-    servers do for large bodies); ``keep_alive=False`` closes the connection after each
-    response. With ``api_key`` set, a request without that bearer key gets a 401 that quotes
-    the key it did get (as careless servers do). Counters (read them from the test): ``requests`` (completion requests
-    received), ``max_in_flight``, ``connections``, ``outcomes`` (a Counter: "ok", "429",
-    "drop", ...), and ``hits`` (each :class:`Hit` in order, the first ``MAX_HITS``).
+    servers do for large bodies, in small chunks with a trailer); ``keep_alive=False`` closes the
+    connection after each response, and ``idle_timeout`` closes a kept-alive connection that
+    waited that many seconds for its next request (as uvicorn's ``--timeout-keep-alive`` does).
+    ``gzip=True`` compresses answers for clients that accept it. ``tls`` (an
+    ``ssl.SSLContext`` with the server's certificate loaded) serves HTTPS. With ``api_key``
+    set, a request without that bearer key gets a 401 that quotes the key it did get (as
+    careless servers do). Counters (read them from the test): ``requests`` (completion
+    requests received), ``max_in_flight``, ``connections``, ``tunnels`` (``CONNECT`` requests
+    relayed, when a client took the server for its HTTPS proxy), ``outcomes`` (a Counter: "ok",
+    "429", "drop", ...), and ``hits`` (each :class:`Hit` in order, the first ``MAX_HITS``).
     """
 
     def __init__(
@@ -202,12 +223,18 @@ class FakeServer:
         api_key: str | None = None,
         lifetime: float = 900.0,
         max_requests: int = 100_000,
+        gzip: bool = False,
+        idle_timeout: float | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.latency = latency
         self.model = model
         self.port = port
         self.chunked = chunked
         self.keep_alive = keep_alive
+        self.gzip = gzip
+        self.idle_timeout = idle_timeout
+        self.tls = tls
         self.api_key = api_key
         self.lifetime = lifetime
         self.max_requests = max_requests
@@ -229,6 +256,7 @@ class FakeServer:
         self.in_flight = 0
         self.max_in_flight = 0
         self.connections = 0
+        self.tunnels = 0
         self.outcomes: Counter[str] = Counter()
         self.hits: list[Hit] = []
         self._attempts: Counter[bytes] = Counter()
@@ -245,8 +273,8 @@ class FakeServer:
 
     @property
     def url(self) -> str:
-        """``http://127.0.0.1:PORT``."""
-        return f"http://127.0.0.1:{self.port}"
+        """``http://127.0.0.1:PORT`` (``https://`` with ``tls``)."""
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     @property
     def base_url(self) -> str:
@@ -320,7 +348,7 @@ class FakeServer:
 
     async def _listen(self) -> None:
         self._server = await asyncio.start_server(
-            self._handle, "127.0.0.1", self.port, limit=MAX_HEAD, reuse_address=True)
+            self._handle, "127.0.0.1", self.port, limit=MAX_HEAD, reuse_address=True, ssl=self.tls)
         self.port = self._server.sockets[0].getsockname()[1]
 
     def _drop_all(self) -> None:
@@ -369,66 +397,124 @@ class FakeServer:
         self._handlers.add(task)
         self._writers.add(writer)
         self.connections += 1
+        link = _Link(h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD), reader, writer)
         try:
             while not self._stopping:
-                try:
-                    head = await reader.readuntil(b"\r\n\r\n")
-                except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
+                received = await self._receive(link)
+                if received is None:
                     return
-                try:
-                    method, target, headers = _parse_head(head)
-                    length = int(headers.get("content-length") or 0)
-                except ValueError:
-                    await _send(writer, 400, _error_body(400, "malformed request head"), close=True)
+                request, body = received
+                target = request.target.decode("latin-1")
+                if request.method == b"CONNECT":  # taken for an HTTPS proxy
+                    await self._tunnel(link, target)
                     return
-                if length > MAX_BODY or length < 0:
-                    await _send(writer, 413, _error_body(413, "request body too large"), close=True)
+                headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in request.headers}
+                link.gzip = self.gzip and "gzip" in headers.get("accept-encoding", "")
+                keep = await self._dispatch(request.method.decode("latin-1"), target, headers, body, link)
+                if not keep or link.conn.our_state is not h11.DONE or link.conn.their_state is not h11.DONE:
                     return
-                try:
-                    body = await reader.readexactly(length) if length else b""
-                except (asyncio.IncompleteReadError, ConnectionError):
-                    return
-                keep = await self._dispatch(method, target.split("?", 1)[0], headers, body, writer)
-                if not keep or headers.get("connection", "").lower() == "close":
-                    return
-        except (ConnectionError, asyncio.CancelledError):
+                link.conn.start_next_cycle()
+        except (ConnectionError, asyncio.CancelledError, h11.LocalProtocolError):
             return
         finally:
             self._handlers.discard(task)
             self._writers.discard(writer)
             writer.close()
 
-    async def _dispatch(self, method: str, path: str, headers: dict[str, str], body: bytes,
-                        writer: asyncio.StreamWriter) -> bool:
+    async def _receive(self, link: _Link) -> tuple[h11.Request, bytes] | None:
+        """The next request and its body; None when the client left, idled out, or sent something not HTTP/1.1."""
+        conn = link.conn
+        request: h11.Request | None = None
+        body: list[bytes] = []
+        size = 0
+        while True:
+            try:
+                event = conn.next_event()
+            except h11.RemoteProtocolError as exc:
+                if conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
+                    await link.reply(exc.error_status_hint, _error_body(exc.error_status_hint, str(exc)), close=True)
+                return None
+            if event is h11.NEED_DATA:
+                # A kept-alive connection waiting for its next request may idle out.
+                idle = self.idle_timeout if conn.their_state is h11.IDLE and link.served else None
+                try:
+                    data = await asyncio.wait_for(link.reader.read(65536), idle)
+                except asyncio.TimeoutError:
+                    return None
+                conn.receive_data(data)
+            elif isinstance(event, h11.Request):
+                request = event
+                length = int(dict(event.headers).get(b"content-length", b"0") or 0)
+                if length > MAX_BODY:
+                    await link.reply(413, _error_body(413, "request body too large"), close=True)
+                    return None
+            elif isinstance(event, h11.Data):
+                size += len(event.data)
+                if size > MAX_BODY:
+                    await link.reply(413, _error_body(413, "request body too large"), close=True)
+                    return None
+                body.append(bytes(event.data))
+            elif isinstance(event, h11.EndOfMessage) and request is not None:
+                link.served = True
+                return request, b"".join(body)
+            else:  # ConnectionClosed (or PAUSED after a request we did not finish): done
+                return None
+
+    async def _tunnel(self, link: _Link, authority: str) -> None:
+        """Act as an HTTPS proxy for one ``CONNECT`` (to 127.0.0.1 only): relay bytes both ways until either side closes."""
+        host, _, port = authority.rpartition(":")
+        if host not in ("127.0.0.1", "localhost") or not port.isdigit():
+            await link.reply(403, _error_body(403, f"this test proxy tunnels to 127.0.0.1 only, not {authority}"), close=True)
+            return
+        try:
+            up_reader, up_writer = await asyncio.open_connection(host, int(port))
+        except OSError as exc:
+            await link.reply(502, _error_body(502, f"cannot reach {authority}: {exc}"), close=True)
+            return
+        self.tunnels += 1
+        self._writers.add(up_writer)
+        link.writer.write(link.conn.send(h11.Response(status_code=200, headers=[], reason="Connection established"))
+                          or b"")
+        pending, _ = link.conn.trailing_data
+        if pending:
+            up_writer.write(pending)
+        try:
+            await asyncio.gather(_relay(link.reader, up_writer), _relay(up_reader, link.writer))
+        finally:
+            self._writers.discard(up_writer)
+            up_writer.close()
+
+    async def _dispatch(self, method: str, target: str, headers: dict[str, str], body: bytes, link: _Link) -> bool:
+        # A client that takes this server for its proxy sends the whole URL (RFC 9112 section 3.2.2).
+        path = (urlsplit(target).path if "://" in target else target).split("?", 1)[0]
         if method == "GET" and path == "/health":
-            return await _send(writer, 200, {"status": "ok"})
+            return await link.reply(200, {"status": "ok"})
         sent = headers.get("authorization", "")
         if self.api_key is not None and sent != f"Bearer {self.api_key}":
             self.outcomes["bad key"] += 1
             key = sent.removeprefix("Bearer ")
-            return await _send(writer, 401, _error_body(401, f"Incorrect API key provided: {key}."))
+            return await link.reply(401, _error_body(401, f"Incorrect API key provided: {key}."))
         if method == "GET" and path == "/v1/models":
             models = {"object": "list", "data": [
                 {"id": self.model, "object": "model", "created": 0, "owned_by": "pytest-llmeval"}]}
-            return await _send(writer, 200, models)
+            return await link.reply(200, models)
         if method == "POST" and path in ("/v1/chat/completions", "/v1/completions"):
-            return await self._complete(path, headers, body, writer)
-        return await _send(writer, 404, _error_body(404, f"no route {method} {path}"))
+            return await self._complete(path, target, headers, body, link)
+        return await link.reply(404, _error_body(404, f"no route {method} {path}"))
 
-    async def _complete(self, path: str, headers: dict[str, str], raw: bytes,
-                        writer: asyncio.StreamWriter) -> bool:
+    async def _complete(self, path: str, target: str, headers: dict[str, str], raw: bytes, link: _Link) -> bool:
         self.requests += 1
         number = self.requests
         if number > self.max_requests:
             self.outcomes["over budget"] += 1
-            return await _send(writer, 503, _error_body(503, "fake server request budget used up"), close=True)
+            return await link.reply(503, _error_body(503, "fake server request budget used up"), close=True)
         try:
             body = json.loads(raw)
             if not isinstance(body, dict):
                 raise ValueError("not an object")
         except ValueError:
             self.outcomes["bad request"] += 1
-            return await _send(writer, 400, _error_body(400, "request body is not a JSON object"))
+            return await link.reply(400, _error_body(400, "request body is not a JSON object"))
         chat = path.endswith("/chat/completions")
         digest = hashlib.blake2b(raw, digest_size=16).digest()
         self._attempts[digest] += 1
@@ -436,15 +522,15 @@ class FakeServer:
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         hit = Hit(number=number, attempt=self._attempts[digest], path=path, body=body,
                   prompt=_prompt_of(body, chat), authorization=headers.get("authorization", ""),
-                  in_flight=self.in_flight, received=time.monotonic())
+                  in_flight=self.in_flight, received=time.monotonic(), target=target, headers=headers)
         if len(self.hits) < MAX_HITS:
             self.hits.append(hit)
         try:
-            return await self._serve(hit, chat, writer)
+            return await self._serve(hit, chat, link)
         finally:
             self.in_flight -= 1
 
-    async def _serve(self, hit: Hit, chat: bool, writer: asyncio.StreamWriter) -> bool:
+    async def _serve(self, hit: Hit, chat: bool, link: _Link) -> bool:
         fault = self._rule(hit)
         if self.latency > 0:
             await asyncio.sleep(self.latency)
@@ -455,31 +541,33 @@ class FakeServer:
                 payload = self._payload(hit, chat)
             except Exception as exc:  # a broken answer function is the test's bug: say so loudly
                 self.outcomes["answer error"] += 1
-                return await _send(writer, 500, _error_body(500, f"answer function failed: {exc!r}"))
+                return await link.reply(500, _error_body(500, f"answer function failed: {exc!r}"))
             self.outcomes["ok" if fault is None else "slow"] += 1
             if self.chunked:
-                return await _send_chunked(writer, json.dumps(payload).encode(), close=not self.keep_alive)
-            return await _send(writer, 200, payload, close=not self.keep_alive)
+                return await link.reply_chunked(json.dumps(payload).encode(), close=not self.keep_alive)
+            return await link.reply(200, payload, close=not self.keep_alive)
         self.outcomes[fault.kind if fault.kind != "http" else str(fault.status)] += 1
+        return await self._misbehave(fault, hit, chat, link)
+
+    async def _misbehave(self, fault: Fault, hit: Hit, chat: bool, link: _Link) -> bool:
         if fault.kind == "http":
             extra = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
-            return await _send(writer, fault.status, _error_body(fault.status, fault.message), extra)
+            return await link.reply(fault.status, _error_body(fault.status, fault.message), extra)
         if fault.kind == "echo_key":
             key = hit.authorization.removeprefix("Bearer ")
-            return await _send(writer, 401, _error_body(401, f"Incorrect API key provided: {key}."))
+            return await link.reply(401, _error_body(401, f"Incorrect API key provided: {key}."))
+        if fault.kind == "redirect":
+            return await link.reply(fault.status, b"", {"Location": fault.message})
         if fault.kind == "malformed":
-            return await _send(writer, 200, b'{"id": "fake", "object": "chat.completion", "choices": [{"ind')
+            return await link.reply(200, b'{"id": "fake", "object": "chat.completion", "choices": [{"ind')
         if fault.kind == "empty":
-            return await _send(writer, 200, {"id": f"fake-{hit.number}", "object": "chat.completion",
-                                             "created": int(time.time()), "model": self.model, "choices": []})
+            return await link.reply(200, {"id": f"fake-{hit.number}", "object": "chat.completion",
+                                          "created": int(time.time()), "model": self.model, "choices": []})
         if fault.kind == "drop":
-            body = json.dumps(self._payload(hit, chat)).encode()
-            writer.write(_head(200, len(body), {}, close=False) + body[: len(body) // 2])
-            await writer.drain()
-            writer.transport.abort()
+            await link.drop_mid_body(json.dumps(self._payload(hit, chat)).encode())
             return False
         if fault.kind == "down":
-            writer.transport.abort()
+            link.writer.transport.abort()
             self._go_down(fault.seconds)
             return False
         raise AssertionError(f"unknown fault kind {fault.kind!r}")
@@ -487,11 +575,14 @@ class FakeServer:
     def _payload(self, hit: Hit, chat: bool) -> dict[str, Any]:
         out = self._answer(hit.prompt)
         calls: list[dict[str, Any]] = []
+        extra: dict[str, Any] = {}
         if isinstance(out, dict):
             text = str(out.get("content") or "")
             calls = list(out.get("tool_calls") or [])
+            extra = {key: out[key] for key in ("reasoning_content", "reasoning") if key in out}
         else:
             text = str(out)
+        finish = out.get("finish_reason") if isinstance(out, dict) else None
         stops = hit.body.get("stop") or []
         for stop in [stops] if isinstance(stops, str) else stops:
             if stop and stop in text:
@@ -500,34 +591,19 @@ class FakeServer:
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
         choice: dict[str, Any]
         if chat:
-            message: dict[str, Any] = {"role": "assistant", "content": text}
+            message: dict[str, Any] = {"role": "assistant", "content": text, **extra}
             if calls:
                 message["tool_calls"] = [
                     {"id": f"call_{hit.number}_{j}", "type": "function", "function": {
                         "name": c["name"],
                         "arguments": c["arguments"] if isinstance(c["arguments"], str) else json.dumps(c["arguments"]),
                     }} for j, c in enumerate(calls)]
-            choice = {"index": 0, "message": message, "finish_reason": "tool_calls" if calls else "stop"}
+            choice = {"index": 0, "message": message, "finish_reason": finish or ("tool_calls" if calls else "stop")}
         else:
-            choice = {"index": 0, "text": text, "finish_reason": "stop"}
+            choice = {"index": 0, "text": text, "finish_reason": finish or "stop"}
         return {"id": f"fake-{hit.number}", "object": "chat.completion" if chat else "text_completion",
                 "created": int(time.time()), "model": hit.body.get("model", self.model),
                 "choices": [choice], "usage": usage}
-
-
-def _parse_head(head: bytes) -> tuple[str, str, dict[str, str]]:
-    lines = head.decode("latin-1").split("\r\n")
-    method, target, _version = lines[0].split(" ", 2)
-    headers: dict[str, str] = {}
-    for line in lines[1:]:
-        if line:
-            name, sep, value = line.partition(":")
-            if not sep:
-                raise ValueError(f"bad header line {line!r}")
-            headers[name.strip().lower()] = value.strip()
-    if "chunked" in headers.get("transfer-encoding", "").lower():
-        raise ValueError("chunked request bodies are not supported")
-    return method, target, headers
 
 
 def _prompt_of(body: dict[str, Any], chat: bool) -> str:
@@ -547,33 +623,74 @@ def _error_body(status: int, message: str) -> dict[str, Any]:
     return {"error": {"message": message, "type": _ERROR_TYPES.get(status, "server_error"), "code": status}}
 
 
-def _head(status: int, length: int, extra: Mapping[str, str], close: bool) -> bytes:
-    lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}", "Content-Type: application/json",
-             f"Content-Length: {length}", "Connection: close" if close else "Connection: keep-alive"]
-    lines += [f"{name}: {value}" for name, value in extra.items()]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+async def _relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    except ConnectionError:
+        pass
+    finally:
+        writer.close()
 
 
-async def _send(writer: asyncio.StreamWriter, status: int, payload: dict[str, Any] | bytes,
-                extra: Mapping[str, str] | None = None, close: bool = False) -> bool:
-    """Write one response; returns whether the connection stays open."""
-    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-    writer.write(_head(status, len(body), extra or {}, close) + body)
-    await writer.drain()
-    return not close
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
 
 
-async def _send_chunked(writer: asyncio.StreamWriter, body: bytes, close: bool) -> bool:
-    head = [b"HTTP/1.1 200 OK", b"Content-Type: application/json", b"Transfer-Encoding: chunked",
-            b"Connection: close" if close else b"Connection: keep-alive"]
-    out = [b"\r\n".join(head) + b"\r\n\r\n"]
-    for start in range(0, len(body), 64):  # small chunks, so a client must really reassemble them
-        piece = body[start:start + 64]
-        out.append(b"%x;ext=1\r\n%s\r\n" % (len(piece), piece))
-    out.append(b"0\r\nX-Trailer: yes\r\n\r\n")
-    writer.write(b"".join(out))
-    await writer.drain()
-    return not close
+class _Link:
+    """One client connection: h11's state for it, its streams, and how to answer on it."""
+
+    def __init__(self, conn: h11.Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.conn = conn
+        self.reader = reader
+        self.writer = writer
+        #: Whether a request was read on it already (then it idles between requests).
+        self.served = False
+        #: Whether the current request accepts a gzip answer the server is set to give.
+        self.gzip = False
+
+    def _head(self, status: int, headers: list[tuple[str, str]], close: bool) -> bytes:
+        headers = [("Content-Type", "application/json"), *headers]
+        if close:
+            headers.append(("Connection", "close"))
+        return self.conn.send(h11.Response(status_code=status, headers=headers, reason=_reason(status))) or b""
+
+    async def reply(self, status: int, payload: dict[str, Any] | bytes, extra: Mapping[str, str] | None = None,
+                    close: bool = False) -> bool:
+        """Write one response; returns whether the connection stays open."""
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        headers = list((extra or {}).items())
+        if self.gzip and body:
+            body = gzip.compress(body)
+            headers.append(("Content-Encoding", "gzip"))
+        headers.append(("Content-Length", str(len(body))))
+        out = self._head(status, headers, close)
+        if body:
+            out += self.conn.send(h11.Data(data=body)) or b""
+        self.writer.write(out + (self.conn.send(h11.EndOfMessage()) or b""))
+        await self.writer.drain()
+        return not close
+
+    async def reply_chunked(self, body: bytes, close: bool) -> bool:
+        """A 200 framed ``Transfer-Encoding: chunked`` in 64-byte chunks (so a client must reassemble them), with a trailer."""
+        out = [self._head(200, [("Transfer-Encoding", "chunked")], close)]
+        for start in range(0, len(body), 64):
+            out.append(self.conn.send(h11.Data(data=body[start:start + 64])) or b"")
+        out.append(self.conn.send(h11.EndOfMessage(headers=[("X-Trailer", "yes")])) or b"")
+        self.writer.write(b"".join(out))
+        await self.writer.drain()
+        return not close
+
+    async def drop_mid_body(self, body: bytes) -> None:
+        """Announce ``body`` whole, send half of it, and drop the connection."""
+        head = self._head(200, [("Content-Length", str(len(body)))], close=False)
+        self.writer.write(head + (self.conn.send(h11.Data(data=body[: len(body) // 2])) or b""))
+        await self.writer.drain()
+        self.writer.transport.abort()
 
 
 # -- command line ----------------------------------------------------------------------------

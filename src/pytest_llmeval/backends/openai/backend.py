@@ -1,0 +1,442 @@
+"""The OpenAI-compatible backend: what it sends, what it reads back, and how a run proceeds.
+
+Requests go out concurrently over one aiohttp session per run (:mod:`.transport`), at most as
+many in flight as the adaptive window allows (:mod:`.window`); a failed attempt is retried or
+given up by the rules of :mod:`.policy`. A request that still fails after ``max_retries``
+retries comes back as a ``Response`` whose ``error`` names the status and the server's message;
+the API key never appears in it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import json
+import os
+import queue
+import random
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+from ...request import Request, Response, ToolCall
+from ..base import BackendError, Progress
+from .policy import Failure, backoff_delay, capped, error_body, server_message
+from .window import Window, WindowState
+
+if TYPE_CHECKING:
+    from .transport import Transport
+
+__all__ = ["DEFAULT_BASE_URL", "KEY_VARIABLES", "OnDone", "OpenAIBackend", "TokenLimitField", "api_key_from_env"]
+
+#: Where requests go when no base URL is given.
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+#: Environment variables that may hold the API key, in order of preference.
+KEY_VARIABLES = ("LLMEVAL_API_KEY", "OPENAI_API_KEY")
+#: Sent as the key to servers that need none (some refuse a request without any).
+NO_KEY = "no-key"
+#: The request field that carries the token limit: the classic one, or the one reasoning models want.
+TokenLimitField = Literal["max_tokens", "max_completion_tokens"]
+#: Called once per request as it finishes, with its index in the requests and its response.
+OnDone = Callable[[int, Response], None]
+
+_DONE = object()
+_T = TypeVar("_T")
+
+
+def api_key_from_env() -> str | None:
+    """The API key from ``LLMEVAL_API_KEY``, else ``OPENAI_API_KEY``, else None."""
+    for name in KEY_VARIABLES:
+        value = os.environ.get(name)
+        if value:
+            return value
+    return None
+
+
+def _open_transport(base_url: str, api_key: str, connections: int, timeout: float) -> Transport:
+    from .transport import Transport  # imports aiohttp: only when a run needs it
+
+    return Transport(base_url, api_key, connections=connections, timeout=timeout)
+
+
+class OpenAIBackend:
+    """A model behind the OpenAI API or an OpenAI-compatible server (vLLM, TGI, Ollama, llama.cpp, ``transformers serve``).
+
+    ``api="chat"`` posts to ``/chat/completions`` (``Request.messages``, or the prompt as one
+    user message); ``api="completions"`` posts the prompt text to ``/completions``.
+    ``timeout`` bounds each attempt in seconds. ``token_limit_field="max_completion_tokens"``
+    sends the token limit under that name (OpenAI's reasoning models refuse ``max_tokens``).
+    The backoff and the ``Retry-After`` cap are attributes (``backoff_base``, ``backoff_cap``,
+    ``retry_after_cap``) so that tests and impatient users can shorten them.
+
+    Example::
+
+        backend = OpenAIBackend("gpt-4o-mini")                      # key from LLMEVAL_API_KEY
+        local = OpenAIBackend("llama3", base_url="http://127.0.0.1:11434/v1", concurrency=32)
+        for i, response in local.run(requests, progress=lambda n: None):
+            print(i, response.text or response.error)
+    """
+
+    name = "openai"
+    #: First retry waits about this long (seconds); each later one twice as long, jittered.
+    backoff_base: float = 0.5
+    #: No backoff wait is longer than this (seconds).
+    backoff_cap: float = 30.0
+    #: A server's Retry-After is honoured up to this many seconds.
+    retry_after_cap: float = 120.0
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        api: Literal["chat", "completions"] = "chat",
+        concurrency: int = 8,
+        timeout: float = 60.0,
+        max_retries: int = 5,
+        token_limit_field: TokenLimitField = "max_tokens",
+    ) -> None:
+        if importlib.util.find_spec("aiohttp") is None:
+            raise BackendError("the openai backend needs the aiohttp package: pip install aiohttp")
+        if api not in ("chat", "completions"):
+            raise BackendError(f"api must be 'chat' or 'completions', not {api!r}")
+        if concurrency < 1:
+            raise BackendError(f"concurrency must be at least 1, not {concurrency}")
+        if not timeout > 0:
+            raise BackendError(f"timeout must be a positive number of seconds, not {timeout}")
+        if max_retries < 0:
+            raise BackendError(f"max_retries must be 0 or more, not {max_retries}")
+        if token_limit_field not in ("max_tokens", "max_completion_tokens"):
+            raise BackendError(f"token_limit_field must be 'max_tokens' or 'max_completion_tokens', "
+                               f"not {token_limit_field!r}")
+        key = api_key if api_key is not None else api_key_from_env()
+        if key and not _header_safe(key):  # the message must not quote it
+            raise BackendError("the API key has characters an HTTP header cannot carry (spaces, line breaks, "
+                               "non-ASCII); check where it was copied from")
+        self.model = model
+        self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
+        if not self.base_url.startswith(("http://", "https://")):
+            raise BackendError(f"base URL must start with http:// or https://, not {self.base_url!r}")
+        self.api = api
+        self.concurrency = concurrency
+        self.timeout = float(timeout)
+        self.max_retries = max_retries
+        self.token_limit_field: TokenLimitField = token_limit_field
+        if not key and self.base_url == DEFAULT_BASE_URL:
+            raise BackendError(
+                f"no API key for the OpenAI API: set {' or '.join(KEY_VARIABLES)} in the environment")
+        self._api_key = key or None
+        self._window = Window(concurrency)
+        self._random = random.Random()
+
+    def __repr__(self) -> str:  # explicit, so that no debugging aid ever prints the key
+        return f"OpenAIBackend(model={self.model!r}, base_url={self.base_url!r}, api={self.api!r})"
+
+    # -- Backend protocol -----------------------------------------------------------------
+
+    def identity(self) -> dict[str, Any]:
+        """Backend, model, base URL and API: what decides the answers (never the key).
+
+        ``token_limit_field`` is included only when it is not the default, so that existing
+        cache keys stay valid.
+        """
+        identity: dict[str, Any] = {"backend": "openai", "model": self.model, "base_url": self.base_url,
+                                    "api": self.api}
+        if self.token_limit_field != "max_tokens":
+            identity["token_limit_field"] = self.token_limit_field
+        return identity
+
+    def describe(self) -> str:
+        """E.g. ``openai-compatible server at http://127.0.0.1:8000/v1 (chat, concurrency 8)``."""
+        where = "OpenAI API" if self.base_url == DEFAULT_BASE_URL else "openai-compatible server"
+        return f"{where} at {self.base_url} ({self.api}, concurrency {self.concurrency})"
+
+    def supports(self, request: Request) -> bool:
+        """Generation only: servers rarely return prompt log-probabilities."""
+        return request.kind == "generate"
+
+    @property
+    def window(self) -> int:
+        """How many requests may be in flight now (shrinks on 429, regrows on success)."""
+        return self._window.limit
+
+    @property
+    def window_state(self) -> WindowState:
+        """The concurrency window now: limit, maximum, in flight, waiting, seconds of Retry-After pause left."""
+        return self._window.state()
+
+    def run(self, requests: Sequence[Request], progress: Progress) -> Iterator[tuple[int, Response]]:
+        """Send ``requests`` concurrently; yield ``(index, response)`` as each one finishes.
+
+        A plain generator: the requests run on an event loop in a background thread (see
+        :meth:`run_async`), so this works where no loop runs (a pytest test) and where one
+        does. Leaving the loop early cancels what is still in flight.
+        """
+        if not requests:
+            return
+        results: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        loop = asyncio.new_event_loop()
+        main: asyncio.Task[None] = loop.create_task(self.run_async(requests, lambda i, r: results.put((i, r))))
+        thread = threading.Thread(target=_serve, args=(loop, main, lambda: results.put(_DONE)),
+                                  name="llmeval-openai", daemon=True)
+        thread.start()
+        finished = 0
+        try:
+            while finished < len(requests):
+                try:
+                    item = results.get(timeout=1.0)  # a timeout keeps Ctrl-C responsive
+                except queue.Empty:
+                    continue
+                if item is _DONE:
+                    error = main.exception() if main.done() and not main.cancelled() else None
+                    raise BackendError(f"openai backend stopped early: {error!r}") from error
+                finished += 1
+                progress(1)
+                yield item
+        finally:
+            if not main.done():
+                with contextlib.suppress(RuntimeError):  # the loop closed in between: nothing to cancel
+                    loop.call_soon_threadsafe(main.cancel)
+            thread.join(30.0)
+
+    async def run_async(self, requests: Sequence[Request], on_done: OnDone) -> None:
+        """Answer ``requests`` on the running event loop, calling ``on_done(index, response)`` as each finishes.
+
+        The entry point for callers that have a loop (and for measuring without a thread): every
+        request gets exactly one call, an error ``Response`` when it could not be answered.
+        One run at a time per backend. Cancelling it cancels what is in flight.
+
+        Example::
+
+            done = {}
+            await backend.run_async(requests, lambda i, response: done.__setitem__(i, response))
+        """
+        # Each run gets its own window (its waiters belong to this loop), starting from the
+        # limit the previous run learned: a server's rate limit outlives one batch.
+        window = self._window = Window(self.concurrency, limit=self._window.limit)
+        # Never more than ``concurrency`` requests in flight, so that many connections are all
+        # a run can reuse; fewer would reconnect at every burst.
+        transport = _open_transport(self.base_url, self._api_key or NO_KEY, self.concurrency, self.timeout)
+        # Tasks exist only for a bounded stretch ahead of the window, so a huge suite costs
+        # no memory up front, yet requests waiting out a backoff do not block fresh ones.
+        live = asyncio.Semaphore(max(4 * self.concurrency, 64))
+        tasks: set[asyncio.Task[None]] = set()
+        async with transport:
+            try:
+                for index, request in enumerate(requests):
+                    await live.acquire()
+                    task = asyncio.create_task(self._answer(transport, window, index, request, on_done))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+                    task.add_done_callback(lambda _: live.release())
+                if tasks:
+                    await asyncio.gather(*tasks)
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+
+    def close(self) -> None:
+        """Nothing to release: each run opens and closes its own connections."""
+
+    def check(self) -> None:
+        """Fail fast with a clear :class:`BackendError` when the server cannot be used at all.
+
+        Asks ``GET /models`` once: no connection, or a rejected key (401/403), raises; any
+        other answer (some servers lack ``/models``) counts as reachable.
+        """
+        async def ask() -> tuple[int, str, bytes]:
+            transport = _open_transport(self.base_url, self._api_key or NO_KEY, 1, min(self.timeout, 10.0))
+            async with transport:
+                status, reason, _, content = await transport.exchange("GET", "/models")
+            return status, reason, content
+
+        try:
+            status, reason, content = _in_own_loop(ask)
+        except Failure as failure:
+            raise BackendError(self._redact(
+                f"cannot reach {self.base_url}: {failure.cause or failure.text}; "
+                f"is the server running and is the URL right?")) from None
+        if status in (401, 403):
+            raise BackendError(self._redact(
+                f"{self.base_url} refused the API key (HTTP {status}): {server_message(error_body(content), reason)}; "
+                f"check {' or '.join(KEY_VARIABLES)}"))
+
+    # -- one request ----------------------------------------------------------------------
+
+    async def _answer(self, transport: Transport, window: Window, index: int, request: Request,
+                      on_done: OnDone) -> None:
+        path, body = self.payload(request)
+        where = self.base_url + path
+        retries = 0
+        while True:
+            epoch = await window.acquire()
+            # The last attempt's own time: what the server took, not the wait for a slot.
+            started = time.perf_counter()
+            try:
+                response = self.parse(await transport.post_json(path, body), where)
+                failure = None
+            except Failure as exc:
+                failure = exc
+            except Exception as exc:  # a bug of ours or the library's: one item errors, not the run
+                failure = Failure(None, f"unexpected {type(exc).__name__}: {exc}", retryable=False)
+            finally:
+                window.release()
+            latency = round(time.perf_counter() - started, 4)
+            if failure is None:
+                window.succeeded()
+                response.meta.update(latency_s=latency, retries=retries)
+                on_done(index, response)
+                return
+            if failure.status == 429:
+                window.throttled(epoch, capped(failure.retry_after, self.retry_after_cap))
+            if not failure.retryable or retries >= self.max_retries:
+                on_done(index, self._gave_up(failure, retries, latency))
+                return
+            wait = capped(failure.retry_after, self.retry_after_cap)
+            retries += 1
+            await asyncio.sleep(wait if wait is not None else
+                                backoff_delay(retries, self.backoff_base, self.backoff_cap, self._random))
+
+    def _gave_up(self, failure: Failure, retries: int, latency: float) -> Response:
+        how = f"gave up after {retries} {'retry' if retries == 1 else 'retries'}" if failure.retryable \
+            else "not retried"
+        meta: dict[str, Any] = {"backend": self.name, "latency_s": latency, "retries": retries}
+        if failure.status is not None:
+            meta["status"] = failure.status
+        return Response(error=self._redact(f"{failure.text} ({how})"), meta=meta)
+
+    def payload(self, request: Request) -> tuple[str, dict[str, Any]]:
+        """The path (``/chat/completions`` or ``/completions``) and JSON body sent for ``request``.
+
+        ``top_p`` and ``seed`` are sent only when the request sets them; the token limit goes
+        under ``token_limit_field``.
+        """
+        body: dict[str, Any] = {"model": self.model, self.token_limit_field: request.max_tokens,
+                                "temperature": request.temperature}
+        if request.top_p is not None:
+            body["top_p"] = request.top_p
+        if request.seed is not None:
+            body["seed"] = request.seed
+        if request.stop:
+            body["stop"] = list(request.stop)
+        if self.api == "completions":
+            # A chat-shaped request sent to a completions endpoint loses its chat template;
+            # its contents are joined as plain text, which is what such an endpoint can take.
+            body["prompt"] = request.prompt if request.prompt is not None else "\n\n".join(
+                m.content for m in request.messages)
+            return "/completions", body
+        if request.messages:
+            body["messages"] = [{"role": m.role, "content": m.content} for m in request.messages]
+        else:
+            body["messages"] = [{"role": "user", "content": request.prompt}]
+        if request.tools_json is not None:
+            body["tools"] = request.tools
+        return "/chat/completions", body
+
+    def parse(self, data: Any, where: str) -> Response:
+        """A :class:`Response` from a server's JSON answer; :class:`~.policy.Failure` when it has no choices.
+
+        Reads the first choice's text (or message content and tool calls), ``finish_reason``,
+        a reasoning trace the server returned apart (``reasoning_content``, or ``reasoning``),
+        and the token counts of ``usage`` into ``meta``.
+        """
+        choices = data.get("choices") if isinstance(data, dict) else None
+        if not choices or not isinstance(choices[0], dict):
+            raise Failure(None, f"response from {where} has no choices")
+        choice = choices[0]
+        calls: list[ToolCall] = []
+        reasoning: str | None = None
+        if self.api == "completions":
+            text = choice.get("text") or ""
+        else:
+            message = choice.get("message") or {}
+            text = _content_text(message.get("content"))
+            reasoning = _reasoning(message)
+            for call in message.get("tool_calls") or []:
+                function = call.get("function") or {}
+                calls.append(ToolCall(name=str(function.get("name", "")), arguments=_arguments(function)))
+            if not calls and isinstance(message.get("function_call"), dict):  # the pre-tools shape
+                function = message["function_call"]
+                calls.append(ToolCall(name=str(function.get("name", "")), arguments=_arguments(function)))
+        finish = choice.get("finish_reason")
+        finish_reason = finish if isinstance(finish, str) else None
+        meta: dict[str, Any] = {"backend": self.name, "finish_reason": finish_reason}
+        usage = data.get("usage")
+        if isinstance(usage, dict):
+            for key in ("prompt_tokens", "completion_tokens"):
+                if isinstance(usage.get(key), int):
+                    meta[key] = usage[key]
+        return Response(text=str(text), tool_calls=calls, meta=meta, reasoning=reasoning, finish_reason=finish_reason)
+
+    def _redact(self, text: str) -> str:
+        key = self._api_key
+        if key and len(key) >= 4:
+            text = text.replace(key, "[api key]")
+        return text
+
+
+def _serve(loop: asyncio.AbstractEventLoop, main: asyncio.Task[None], finished: Callable[[], None]) -> None:
+    """Run ``main`` to its end on ``loop`` (in this thread), then close the loop and say so."""
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_until_complete(main)
+    except BaseException:  # read back from the task in the caller's thread
+        pass
+    finally:
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+        finished()
+
+
+def _in_own_loop(make: Callable[[], Awaitable[_T]]) -> _T:
+    """``await make()`` on a fresh event loop in a helper thread: works whether or not the caller's thread runs a loop."""
+    outcome: list[Any] = []
+
+    def work() -> None:
+        try:
+            outcome.append((True, asyncio.run(_awaited(make))))
+        except BaseException as exc:  # re-raised in the caller's thread
+            outcome.append((False, exc))
+
+    thread = threading.Thread(target=work, name="llmeval-openai-check", daemon=True)
+    thread.start()
+    thread.join()
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value  # type: ignore[no-any-return]
+
+
+async def _awaited(make: Callable[[], Awaitable[_T]]) -> _T:
+    return await make()
+
+
+def _content_text(content: Any) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, list):  # content parts
+        return "".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return str(content)
+
+
+def _reasoning(message: dict[str, Any]) -> str | None:
+    """The reasoning trace a server returned beside the answer (vLLM, DeepSeek: ``reasoning_content``; others ``reasoning``)."""
+    for key in ("reasoning_content", "reasoning"):
+        value = message.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _arguments(function: dict[str, Any]) -> str:
+    arguments = function.get("arguments", "")
+    return arguments if isinstance(arguments, str) else json.dumps(arguments)
+
+
+def _header_safe(key: str) -> bool:
+    """Whether ``key`` can go in an Authorization header as it is (printable ASCII, no spaces)."""
+    return all("!" <= char <= "~" for char in key)
