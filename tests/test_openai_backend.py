@@ -512,11 +512,11 @@ def test_identity_describe_supports() -> None:
     assert backend.name == "openai"
     assert backend.identity() == {"backend": "openai", "model": "llama3",
                                   "base_url": "http://127.0.0.1:8000/v1", "api": "chat"}
-    assert backend.describe() == "openai-compatible server at http://127.0.0.1:8000/v1 (chat, concurrency 8)"
+    assert backend.describe() == "llama3 on the openai-compatible server at http://127.0.0.1:8000/v1 (chat, concurrency 8)"
     assert backend.supports(Request(prompt="x"))
     assert not backend.supports(Request(prompt="x", kind="loglikelihood", choices=("a", "b")))
     hosted = OpenAIBackend("gpt-4o", api_key="sk-test", api="completions", concurrency=4)
-    assert hosted.describe() == "OpenAI API at https://api.openai.com/v1 (completions, concurrency 4)"
+    assert hosted.describe() == "gpt-4o on the OpenAI API at https://api.openai.com/v1 (completions, concurrency 4)"
     assert list(hosted.run([], lambda n: None)) == []
 
 

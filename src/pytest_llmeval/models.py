@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
+from dataclasses import replace
 
 import pytest
 
@@ -23,6 +24,8 @@ from .scorecard import ModelInfo
 
 #: The engine's name for the judge model (kept apart from a candidate of the same name).
 JUDGE = "<judge>"
+#: Schemes of weights run in this process; their aliases go to ``--llm-base-url`` when it is set.
+LOCAL_SCHEMES = ("hf", "gguf")
 
 
 class Models:
@@ -68,10 +71,13 @@ class Models:
         return specs
 
     def _helper(self, text: str | None, role: str) -> tuple[ModelSpec | None, str]:
-        """The baseline or the judge: live when a server is configured, else recorded outputs.
+        """The baseline or the judge: live when it can be answered by a server of its own, else
+        recorded outputs, else none; never the candidates' server (``--llm-base-url``), which
+        serves the models under test and rarely the baseline's or the judge's.
 
-        "Reachable" means an API key or a base URL is configured; nothing is probed, so an
-        offline run never waits on the network.
+        Live means: its own base URL (``--llm-baseline-base-url`` / ``--llm-judge-base-url``), or
+        an API key for the OpenAI API when no ``--llm-base-url`` is set. Nothing is probed, so
+        an offline run never waits on the network.
         """
         if text is None:
             return None, f"no {role} (turned off)"
@@ -81,29 +87,42 @@ class Models:
             spec = self._resolve(text)
         except ModelSpecError as exc:
             raise pytest.UsageError(f"--llm-{role}: {exc}") from None
-        if spec.scheme != "openai" or api_key() or self.options.base_url:
+        if spec.scheme != "openai":
             return spec, f"{spec.scheme}:{spec.target}"
+        own_url = self.options.baseline_base_url if role == "baseline" else self.options.judge_base_url
+        if own_url:
+            return spec, f"{spec.target} at {own_url} (--llm-{role}-base-url)"
+        if api_key() and not self.options.base_url:
+            return spec, f"{spec.target} on the OpenAI API"
+        why = (f"--llm-base-url serves the models under test, not the {role}; give the {role} its own with "
+               f"--llm-{role}-base-url" if self.options.base_url else "no API key or --llm-base-url")
         from .backends.recorded import available_sets
 
         recorded = {"gpt-4": "alpaca_eval_gpt4"}.get(spec.name) if role == "judge" else spec.name
         if recorded in available_sets():
             return ModelSpec(spec.name, "recorded", recorded, spec.alias), (
-                f"recorded outputs ({recorded}): no API key or --llm-base-url for a live {spec.name}")
-        return None, f"{spec.name} is not reachable (no API key or --llm-base-url) and has no recorded outputs"
+                f"recorded outputs ({recorded}): {why} for a live {spec.name}")
+        return None, f"{spec.name} is not reachable ({why}) and has no recorded outputs"
 
     def spec(self, name: str) -> ModelSpec | None:
         """The candidate or baseline of that name."""
         return next((s for s in (*self.candidates, self.baseline) if s is not None and s.name == name), None)
 
-    def backend_for(self, spec: ModelSpec) -> Backend:
-        """Build the backend for a model; an alias asked of a server goes to that server."""
-        scheme = spec.scheme
-        if self.options.base_url and spec.alias is not None and spec.scheme == "hf" and spec.alias.served_name:
+    def backend_for(self, spec: ModelSpec, role: str = "candidate") -> Backend:
+        """Build the backend for a model. A candidate alias of local weights is asked of the
+        ``--llm-base-url`` server, under its served name, when one is given; the baseline and
+        the judge use their own server (see :meth:`_helper`)."""
+        context = self.context
+        if role == "candidate" and self.options.base_url and spec.alias is not None and spec.alias.served_name \
+                and spec.scheme in LOCAL_SCHEMES:
             spec = ModelSpec(spec.name, "openai", spec.alias.served_name, spec.alias)
-            scheme = "openai"
-        if scheme not in self.factories:
-            raise BackendError(f"no backend is installed for {scheme}: models (known: {', '.join(sorted(self.factories))})")
-        return self.factories[scheme](spec, self.context)
+        elif role != "candidate":
+            own = self.options.baseline_base_url if role == "baseline" else self.options.judge_base_url
+            context = replace(context, base_url=own)
+        if spec.scheme not in self.factories:
+            raise BackendError(f"no backend is installed for {spec.scheme}: models "
+                               f"(known: {', '.join(sorted(self.factories))})")
+        return self.factories[spec.scheme](spec, context)
 
     @property
     def engine(self) -> Engine:
@@ -112,7 +131,8 @@ class Models:
             roles = [(spec, "candidate") for spec in self.candidates]
             roles += [(spec, role) for spec, role in ((self.baseline, "baseline"), (self.judge, "judge")) if spec is not None]
             handles = {
-                spec.name if role != "judge" else JUDGE: ModelHandle(spec.name, functools.partial(self.backend_for, spec), role)
+                spec.name if role != "judge" else JUDGE: ModelHandle(spec.name, functools.partial(self.backend_for, spec, role),
+                                                                     role)
                 for spec, role in roles
             }
             self._engine = Engine(handles, ResponseCache(self.options.cache_dir, self.options.cache_mode))  # type: ignore[arg-type]

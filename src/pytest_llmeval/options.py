@@ -176,6 +176,14 @@ OPTIONS: tuple[Option, ...] = (
     Option("judge", "--llm-judge", "llm_judge",
            "the judge model for judged benchmarks (AlpacaEval, MT-Bench): live when reachable, else recorded verdicts",
            default="gpt-4", default_text="gpt-4", metavar="SPEC"),
+    Option("baseline_base_url", "--llm-baseline-base-url", "llm_baseline_base_url",
+           "an OpenAI-compatible server for the baseline (its own, never the candidates' --llm-base-url)",
+           default=None, default_text="the OpenAI API when a key is set and --llm-base-url is not, else recorded outputs",
+           metavar="URL", env="LLMEVAL_BASELINE_BASE_URL"),
+    Option("judge_base_url", "--llm-judge-base-url", "llm_judge_base_url",
+           "an OpenAI-compatible server for the judge (its own, never the candidates' --llm-base-url)",
+           default=None, default_text="the OpenAI API when a key is set and --llm-base-url is not, else recorded verdicts",
+           metavar="URL", env="LLMEVAL_JUDGE_BASE_URL"),
     Option("scorecards", "--llm-scorecard", "llm_scorecard",
            "write the scorecard to PATH: .json, .md (Markdown) or .html (with a chart), by suffix. Repeatable",
            default=(), default_text="none", kind="lines", metavar="PATH"),
@@ -258,6 +266,8 @@ class RunOptions:
     base_url: str | None = None
     baseline: str | None = "gpt-3.5-turbo"
     judge: str = "gpt-4"
+    baseline_base_url: str | None = None
+    judge_base_url: str | None = None
     scorecards: tuple[Path, ...] = ()
     thresholds: Path | None = None
     pin: bool = False

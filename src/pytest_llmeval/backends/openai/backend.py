@@ -150,9 +150,9 @@ class OpenAIBackend:
         return identity
 
     def describe(self) -> str:
-        """E.g. ``openai-compatible server at http://127.0.0.1:8000/v1 (chat, concurrency 8)``."""
+        """E.g. ``llama3 on the openai-compatible server at http://127.0.0.1:8000/v1 (chat, concurrency 8)``."""
         where = "OpenAI API" if self.base_url == DEFAULT_BASE_URL else "openai-compatible server"
-        return f"{where} at {self.base_url} ({self.api}, concurrency {self.concurrency})"
+        return f"{self.model} on the {where} at {self.base_url} ({self.api}, concurrency {self.concurrency})"
 
     def supports(self, request: Request) -> bool:
         """Generation only: servers rarely return prompt log-probabilities."""
