@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_llmeval.testing.server import FakeServer
-
 from conftest import INNER_INI
+from pytest_llmeval.testing.server import FakeServer
 
 
 @pytest.fixture
