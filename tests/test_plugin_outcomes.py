@@ -17,8 +17,21 @@ def test_right_answers_pass(project: Project) -> None:
     assert project.inferences() == 10
 
 
-def test_wrong_answers_fail_the_items_but_not_the_run(project: Project) -> None:
+def test_wrong_answers_are_one_line_each_with_a_summary_of_their_kinds(project: Project) -> None:
     result = project.run(*SUITE, "--llm-model=script:wrong")
+    result.assert_outcomes(failed=10)
+    assert result.ret == pytest.ExitCode.OK
+    failures = result.outlines[result.outlines.index(next(line for line in result.outlines if "FAILURES" in line)):
+                               next(i for i, line in enumerate(result.outlines) if "llmeval scorecard" in line)]
+    details = [line for line in failures if line.startswith("wrong answer: expected ")]
+    assert len(details) == 10 and len(failures) <= 1 + 2 * 10, failures  # a heading and one line each
+    assert "--- prompt ---" not in result.stdout.str()
+    result.stdout.fnmatch_lines(["wrong answers: 10 (10 wrong, 0 without an answer, 0 cut off); -v shows each prompt*",
+                                 "FAILED llmeval::gsm8k[[]*] - wrong answer: expected *"])
+
+
+def test_wrong_answers_fail_the_items_but_not_the_run(project: Project) -> None:
+    result = project.run(*SUITE, "--llm-model=script:wrong", "-v")
     result.assert_outcomes(failed=10)
     assert result.ret == pytest.ExitCode.OK
     out = result.stdout.str()
@@ -31,7 +44,7 @@ def test_wrong_answers_fail_the_items_but_not_the_run(project: Project) -> None:
     assert "#### 123456789" in out  # the raw generated text
     assert "extracted answer: 123456789" in out
     assert "log-likelihood of each choice" in out  # MMLU answered by log-likelihood: the raw scores
-    result.stdout.fnmatch_lines(["FAILED llmeval::gsm8k[[]*] - expected: *"])
+    result.stdout.fnmatch_lines(["FAILED llmeval::gsm8k[[]*] - wrong answer: expected *"])
 
 
 def test_a_wrong_answer_failure_names_the_expected_answer(project: Project) -> None:
@@ -43,7 +56,7 @@ def test_a_wrong_answer_failure_names_the_expected_answer(project: Project) -> N
                               prompt="What is {q}?", target="a", scorer=scorers.number())
         """
     )
-    result = project.run("--llm-model=script:wrong")
+    result = project.run("--llm-model=script:wrong", "-v")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["expected: 5", "extracted answer: 123456789", "*--- prompt ---", "[[]user[]] What is 2+3?",
                                  "--- raw response ---", "I am not sure. The answer is 123456789."])

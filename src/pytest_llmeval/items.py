@@ -10,7 +10,8 @@ parametrized with one :class:`Bound` per item and model.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
@@ -166,3 +167,90 @@ class SuiteCollector(pytest.Collector):
     def collect(self) -> Iterable[pytest.Item]:
         for benchmark in self.benchmarks:
             yield from self.make_items(self, benchmark)
+
+
+@dataclass(frozen=True)
+class SummaryLine:
+    message: str
+
+
+class CompactFailure:
+    """A wrong answer as the terminal shows it: one line by default, everything under ``-v``.
+    ``str()`` is the full text (what JUnit files and the HTML report carry)."""
+
+    def __init__(self, line: str, detail: str, verbose: bool) -> None:
+        self.line = line
+        self.detail = detail
+        self.verbose = verbose
+        #: What pytest's short summary line quotes ("FAILED id - <message>").
+        self.reprcrash = SummaryLine(line)
+
+    def toterminal(self, out: Any) -> None:
+        for text in (self.detail if self.verbose else self.line).splitlines():
+            out.line(text)
+
+    def __str__(self) -> str:
+        return self.detail
+
+
+def compact_line(report: pytest.TestReport) -> str:
+    """The one line a wrong answer gets: what was expected and what was read."""
+    expected = properties.property_of(report, properties.EXPECTED)
+    if expected is None:  # a user's own assertion in a benchmark.each test
+        lines = str(report.longrepr).strip().splitlines()
+        return next((line[1:].strip() for line in lines if line.startswith("E ")), lines[-1] if lines else "failed")
+    answer = properties.property_of(report, properties.ANSWER) or "(none found)"
+    line = f"wrong answer: expected {expected}, extracted {answer}"
+    if properties.property_of(report, properties.TRUNCATED):
+        line += " (the reply was cut off by the token limit)"
+    return line
+
+
+class OutcomePolicy:
+    """How benchmark items' reports behave in the rest of pytest (every process).
+
+    - A wrong answer is a measurement: it never counts towards ``-x``/``--maxfail``, which stop
+      on broken tests and errored items only.
+    - A skip decided before inference points at the item (``llmeval::humaneval``), not at the
+      plugin's code, and folds with the others of its benchmark.
+    """
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+        report: pytest.TestReport = yield
+        bound = bound_of(item)
+        if bound is None:
+            return report
+        if report.when == "call" and report.failed and call.excinfo is not None \
+                and isinstance(call.excinfo.value, AssertionError):
+            properties.mark_wrong_answer(report)
+        elif report.skipped and isinstance(report.longrepr, tuple) and call.excinfo is not None:
+            reason = str(report.longrepr[2])
+            # No line: pytest then folds the skips of one benchmark into one summary line.
+            report.longrepr = cast(Any, (item.nodeid.split("[", 1)[0], None, reason))
+        return report
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> Any:
+        if not properties.is_wrong_answer(report):
+            return (yield)
+        # pytest's session counts failures towards --maxfail as it sees them; a wrong answer must not.
+        saved = self.config.option.maxfail
+        self.config.option.maxfail = 0
+        try:
+            return (yield)
+        finally:
+            self.config.option.maxfail = saved
+            session = getattr(self, "session", None)
+            if session is not None and session.testsfailed:
+                session.testsfailed -= 1
+            dsession = self.config.pluginmanager.get_plugin("dsession")
+            if dsession is not None:  # xdist counts it after this hook: take it back in advance
+                dsession.countfailures -= 1
+
+    @pytest.hookimpl
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.session = session

@@ -20,8 +20,8 @@ from . import hookspecs
 from .options import addoption
 
 #: Names under which the plugin objects are registered (a conftest may look them up).
-PLUGIN_NAMES = ("llmeval-builtin", "llmeval-fixtures", "llmeval-collection", "llmeval-prefetch", "llmeval-scorecard",
-                "llmeval-junit", "llmeval-xdist")
+PLUGIN_NAMES = ("llmeval-builtin", "llmeval-fixtures", "llmeval-collection", "llmeval-prefetch", "llmeval-outcomes",
+                "llmeval-scorecard", "llmeval-junit", "llmeval-xdist")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -37,6 +37,7 @@ def pytest_configure(config: pytest.Config) -> None:
     from .builtin import BuiltinPlugin
     from .collection import CollectionPlugin
     from .evaluation import Evaluator
+    from .items import OutcomePolicy
     from .models import Models
     from .options import read_options
     from .prefetch import PrefetchPlugin
@@ -61,6 +62,7 @@ def pytest_configure(config: pytest.Config) -> None:
     manager.register(fixtures, "llmeval-fixtures")
     manager.register(CollectionPlugin(config, options, evaluator), "llmeval-collection")
     manager.register(PrefetchPlugin(config, evaluator, record), "llmeval-prefetch")
+    manager.register(OutcomePolicy(config), "llmeval-outcomes")
     if is_worker(config):
         manager.register(WorkerChannel(), "llmeval-xdist")
         return

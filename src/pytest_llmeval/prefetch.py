@@ -19,7 +19,7 @@ from .benchmarks.base import Item
 from .evaluation import Evaluator
 from .items import bound_of
 from .models import JUDGE
-from .progress import progress_printer
+from .progress import Progress
 from .state import RunRecord
 from .xdist import run_id, worker_slot
 
@@ -61,8 +61,25 @@ class PrefetchPlugin:
         engine = self.models.engine
         engine.run_id = run_id(self.config)
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-        engine.progress = progress_printer(reporter) if reporter is not None and worker == 0 else None
+        progress = None
+        if reporter is not None and worker == 0:
+            progress = Progress(reporter, self.config.get_terminal_writer(), reporter.isatty())
+        engine.progress = progress
         started = time.perf_counter()
+        try:
+            self.answer(wanted, unique, worker, workers)
+        finally:
+            if progress is not None:
+                progress.close()
+            engine.progress = None
+        self.record.prefetch_seconds = time.perf_counter() - started
+        if reporter is not None and workers == 1:
+            for line in self.models.header_lines():
+                reporter.write_line(line)
+
+    def answer(self, wanted: list[tuple[str, Item]], unique: list[Item], worker: int, workers: int) -> None:
+        """Every answer, then the judge's verdicts, then the baseline's outcomes (this worker's share)."""
+        engine = self.models.engine
         repeats = range(self.evaluator.options.repeats)
         engine.prefetch([(model, item.sample(k)) for model, item in wanted for k in repeats], worker, workers)
         judge_requests = [(JUDGE, (request,)) for model, item in wanted
@@ -74,7 +91,3 @@ class PrefetchPlugin:
             # Each worker scores its own share of the baseline's items; answers come from the cache.
             self.record.baseline_outcomes.extend(self.evaluator.outcome(baseline.name, item)
                                                  for index, item in enumerate(unique) if index % workers == worker)
-        self.record.prefetch_seconds = time.perf_counter() - started
-        if reporter is not None and workers == 1:
-            for line in self.models.header_lines():
-                reporter.write_line(line)

@@ -1,42 +1,126 @@
-"""Progress of answering ahead of the tests, as the terminal shows it."""
+"""Progress of answering ahead of the tests: a live bar per model in a terminal (tqdm), plain
+periodic lines in a log (CI).
+
+The engine reports ``(model, done, total, elapsed)`` as requests finish; a local model may take
+minutes for one batch, so a ticker thread keeps the display moving (elapsed time and estimated
+time left) between reports, and in a log prints a line every :data:`LOG_EVERY` seconds even when
+nothing finished, so a reader sees the run is alive.
+"""
 
 from __future__ import annotations
 
-import sys
+import threading
 import time
 from typing import Any
 
-from .engine import ProgressCallback
 from .models import JUDGE
 
+#: Seconds between lines when the output is not a terminal.
+LOG_EVERY = 15.0
+#: Seconds between redraws of the bars in a terminal.
+REDRAW_EVERY = 1.0
 
-def progress_printer(reporter: Any) -> ProgressCallback:
-    """A callback that rewrites one line in a terminal (twice a second at most) and prints a
-    plain line every 15 s otherwise (CI logs)."""
-    state: dict[str, Any] = {"last": 0.0, "finished": set()}
-    tty = reporter.isatty() if callable(getattr(reporter, "isatty", None)) else sys.stdout.isatty()
 
-    def show(model: str, done: int, total: int, elapsed: float) -> None:
-        now = time.monotonic()
-        final = done >= total
-        if final and (model, total) in state["finished"]:
-            return
-        if not final and (done == 0 or now - state["last"] < (0.5 if tty else 15.0)):
-            return
-        if final:
-            state["finished"].add((model, total))
-        state["last"] = now
-        rate = done / elapsed if elapsed > 0 else 0.0
-        eta = (total - done) / rate if rate > 0 else 0.0
-        label = "judge" if model == JUDGE else model
-        line = f"llmeval: {label}: answering {done}/{total} requests ({rate:.1f}/s, {elapsed:.0f}s elapsed"
-        line += ")" if final else f", ~{eta:.0f}s left)"
-        if tty and not final:
-            reporter.rewrite(line)
-        elif tty:
-            reporter.rewrite(line, erase=True)
-            reporter.write_line("")
-        else:
-            reporter.write_line(line)
+def rate_text(done: int, elapsed: float) -> str:
+    """``"3.2/s"``, or ``"1 per 34s"`` when slower than one request every ten seconds.
 
-    return show
+    >>> rate_text(32, 10.0), rate_text(2, 68.0), rate_text(0, 5.0)
+    ('3.2/s', '1 per 34s', 'none yet')
+    """
+    if done == 0 or elapsed <= 0:
+        return "none yet"
+    rate = done / elapsed
+    return f"{rate:.1f}/s" if rate >= 0.1 else f"1 per {elapsed / done:.0f}s"
+
+
+def label_of(model: str) -> str:
+    return "judge" if model == JUDGE else model
+
+
+class _TerminalFile:
+    """The terminal writer as the file tqdm writes to (outside pytest's output capture)."""
+
+    encoding = "utf-8"
+
+    def __init__(self, writer: Any) -> None:
+        self.writer = writer
+
+    def write(self, text: str) -> None:
+        self.writer.write(text)
+
+    def flush(self) -> None:
+        self.writer.flush()
+
+
+class Progress:
+    """Shows how far answering has come, per model. Call it as the engine's progress
+    callback; :meth:`close` when answering is over."""
+
+    def __init__(self, reporter: Any, writer: Any, tty: bool) -> None:
+        self.reporter = reporter
+        self.writer = writer
+        self.tty = tty
+        self.state: dict[str, list[float]] = {}  # model -> [done, total, started]
+        self.bars: dict[str, Any] = {}
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.ticker: threading.Thread | None = None
+        self.last_line = 0.0
+
+    def __call__(self, model: str, done: int, total: int, elapsed: float) -> None:
+        with self.lock:
+            previous = self.state.get(model)
+            if previous is not None and previous[0] >= previous[1] == total and done >= total:
+                return  # the end of this model's answering was shown already
+            started = time.monotonic() - elapsed
+            self.state[model] = [done, total, previous[2] if previous else started]
+            if self.tty:
+                self._draw(model)
+            elif done >= total:
+                self._line(model)
+            if self.ticker is None:
+                self.ticker = threading.Thread(target=self._tick, name="llmeval-progress", daemon=True)
+                self.ticker.start()
+
+    def _draw(self, model: str) -> None:
+        from tqdm import tqdm
+
+        done, total, _ = self.state[model]
+        bar = self.bars.get(model)
+        if bar is None:
+            bar = self.bars[model] = tqdm(total=int(total), desc=f"llmeval: {label_of(model)}", unit="req",
+                                          file=_TerminalFile(self.writer), position=len(self.bars), leave=True,
+                                          dynamic_ncols=True, mininterval=0.2)
+        bar.update(int(done) - bar.n)
+        if done >= total:
+            bar.close()
+
+    def _line(self, model: str) -> None:
+        done, total, started = self.state[model]
+        elapsed = time.monotonic() - started
+        text = f"llmeval: {label_of(model)}: answered {int(done)}/{int(total)} requests ({rate_text(int(done), elapsed)}, " \
+               f"{elapsed:.0f}s elapsed"
+        if done < total and done > 0:
+            text += f", ~{(total - done) * elapsed / done:.0f}s left"
+        self.reporter.write_line(text + ")")
+        self.last_line = time.monotonic()
+
+    def _tick(self) -> None:
+        while not self.stop.wait(REDRAW_EVERY):
+            with self.lock:
+                if self.tty:
+                    for bar in self.bars.values():
+                        if not bar.disable:
+                            bar.refresh()
+                elif time.monotonic() - self.last_line >= LOG_EVERY:
+                    for model, (done, total, _) in self.state.items():
+                        if done < total:
+                            self._line(model)
+
+    def close(self) -> None:
+        self.stop.set()
+        if self.ticker is not None:
+            self.ticker.join()
+        with self.lock:
+            for bar in self.bars.values():
+                bar.close()

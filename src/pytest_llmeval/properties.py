@@ -79,6 +79,25 @@ def is_benchmark_report(report: pytest.TestReport) -> bool:
     return any(k == BENCHMARK for k, _ in report.user_properties)
 
 
+#: The report attribute that marks a wrong answer (it travels with the report across xdist).
+WRONG_ANSWER = "llm_wrong_answer"
+
+
+def mark_wrong_answer(report: pytest.TestReport) -> None:
+    """Mark the report of a benchmark item whose answer was wrong (a failed assertion about the
+    model's answer, not a broken test): a measurement, not a failure of the build."""
+    setattr(report, WRONG_ANSWER, True)
+
+
+def is_wrong_answer(report: pytest.TestReport) -> bool:
+    return bool(getattr(report, WRONG_ANSWER, False))
+
+
+def property_of(report: pytest.TestReport, name: str) -> object | None:
+    """One property's value on a report, or None."""
+    return next((v for k, v in report.user_properties if k == name), None)
+
+
 def outcome_from_report(report: pytest.TestReport) -> ItemOutcome | None:
     """The item outcome a report says, or None when it says nothing new (not a benchmark item,
     or a setup/teardown that went fine)."""

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from .. import properties
+from ..items import CompactFailure, compact_line
 from ..options import RunOptions
 from ..state import RECORD
 from .card import ModelInfo, Scorecard, ScorecardError
@@ -51,8 +52,12 @@ class ScorecardPlugin:
         except ThresholdsError as exc:
             raise pytest.UsageError(f"--llm-thresholds: {exc}") from None
 
-    @pytest.hookimpl
+    @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if properties.is_wrong_answer(report) and not isinstance(report.longrepr, CompactFailure):
+            # Any object with toterminal() is a valid longrepr (pytest's TerminalRepr protocol).
+            report.longrepr = cast(Any, CompactFailure(compact_line(report), str(report.longrepr),
+                                                       verbose=self.config.get_verbosity() >= 1))
         outcome = properties.outcome_from_report(report)
         if outcome is not None:
             previous = self.outcomes.get(report.nodeid)
@@ -167,6 +172,9 @@ class ScorecardPlugin:
         stats = self.stats_line()
         if stats:
             tr.write_line(stats)
+        wrong = self.wrong_answers_line()
+        if wrong:
+            tr.write_line(wrong)
         for path in self.written:
             tr.write_line(f"scorecard written to {path}")
         for line in self.notes:
@@ -182,6 +190,17 @@ class ScorecardPlugin:
         if self.options.thresholds is None:
             tr.write_line("no thresholds pinned: add --llm-thresholds=llm-thresholds.json --llm-pin to pin this run, "
                           "then gate CI with --llm-thresholds=llm-thresholds.json")
+
+    def wrong_answers_line(self) -> str | None:
+        """How many wrong answers, and of which kind (shown one line each unless ``-v``)."""
+        failed = [o for o in self.outcomes.values() if o.outcome == "failed"]
+        if not failed:
+            return None
+        silent = sum(1 for o in failed if not o.answer and not o.truncated)
+        cut = sum(1 for o in failed if o.truncated)
+        more = "" if self.config.get_verbosity() >= 1 else "; -v shows each prompt and response"
+        return (f"wrong answers: {len(failed)} ({len(failed) - silent - cut} wrong, {silent} without an answer, "
+                f"{cut} cut off){more}")
 
     def stats_line(self) -> str | None:
         """How many responses came from the cache and how many were inferred (this process)."""
