@@ -23,11 +23,10 @@ import importlib
 from collections.abc import Callable
 from functools import cache
 from types import MappingProxyType
-from typing import Any
 
 from ..benchmarks.base import Benchmark, item_key, number_repeats
 from ..benchmarks.data import Row
-from ..transcripts import normalize_prompt
+from ..transcripts import Recording, normalize_prompt
 
 NaturalKeys = Callable[[int, Row], list[str]]
 
@@ -93,6 +92,6 @@ def item_keys(benchmark: str) -> MappingProxyType[str, str]:
     return MappingProxyType({k: v for k, v in found.items() if k not in shared})
 
 
-def natural_key(recording: Any) -> str:
+def natural_key(recording: Recording) -> str:
     """The key a recording names its item by: its own ``key``, else its prompt text."""
     return recording.key if recording.key is not None else normalize_prompt(recording.prompt)

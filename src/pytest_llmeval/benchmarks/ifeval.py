@@ -13,7 +13,7 @@ items is the published figure:
   ``test_instruction_following_loose`` defines them);
 - ``instruction_strict`` / ``instruction_loose``: IFEval's instruction-level accuracy counts
   instructions over all prompts, so each item carries its share: the number of instructions it
-  followed divided by the benchmark's average number of instructions per prompt
+  followed divided by IFEval's average number of instructions per prompt
   (:func:`instructions_per_prompt`), which makes the mean over all 541 items exactly IFEval's
   instruction-level figure; on a sample (``--llm-limit``) the mean is an unbiased estimate of
   it, which on a handful of items can exceed 1.
