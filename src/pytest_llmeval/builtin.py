@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 BENCHMARK_MODULES = (
     "mmlu",
     "ifbench",
+    "ifeval",
     "alpaca_eval",
     "mtbench",
     "gsm8k",
@@ -23,6 +24,7 @@ BENCHMARK_MODULES = (
     "needle",
     "bfcl",
     "truthfulqa",
+    "halueval",
     "xstest",
     "harmbench",
 )

@@ -114,6 +114,7 @@ class BenchmarkItem(pytest.Item):
         response = self.result.response
         self.user_properties.extend(properties.outcome_properties(
             answer=score.answer, expected=score.expected, passed=score.passed, metrics=score.metrics,
+            explanation=score.explanation,
             samples=self.result.samples, sample_answers=self.result.sample_answers,
             reasoning=response.reasoning if response else None, truncated=bool(response and response.truncated),
             protocol=response.meta.get("protocol") if response else None))
@@ -200,10 +201,19 @@ def compact_line(report: pytest.TestReport) -> str:
         lines = str(report.longrepr).strip().splitlines()
         return next((line[1:].strip() for line in lines if line.startswith("E ")), lines[-1] if lines else "failed")
     answer = properties.property_of(report, properties.ANSWER) or "(none found)"
-    line = f"wrong answer: expected {expected}, extracted {answer}"
+    line = f"wrong answer: expected {one_line(expected)}, extracted {one_line(answer)}"
+    why = properties.property_of(report, properties.EXPLANATION)
+    if why:
+        line += f"; {one_line(why, 120)}"
     if properties.property_of(report, properties.TRUNCATED):
         line += " (the reply was cut off by the token limit)"
     return line
+
+
+def one_line(value: object, limit: int = 60) -> str:
+    """``value`` on one line, cut to ``limit`` characters."""
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class OutcomePolicy:

@@ -6,14 +6,14 @@ serialises them across xdist workers and writes them into JUnit files as ``<prop
 elements, and the scorecard is rebuilt from them on the controller
 (:func:`outcome_from_report`). Names: ``llm_model``, ``llm_capability``, ``llm_benchmark``,
 ``llm_item``, ``llm_subset``, ``llm_fingerprint``; after scoring ``llm_answer``,
-``llm_expected``, ``llm_score``, ``llm_metric_<name>``, ``llm_samples`` and ``llm_sample_<k>``
+``llm_expected``, ``llm_score``, ``llm_why`` (why a wrong answer is wrong), ``llm_metric_<name>``, ``llm_samples`` and ``llm_sample_<k>``
 (with repeats: each sample's pass/fail and answer), ``llm_reasoning``,
 ``llm_truncated``, ``llm_protocol``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pytest
@@ -30,6 +30,7 @@ SUBSET = PREFIX + "subset"
 FINGERPRINT = PREFIX + "fingerprint"
 ANSWER = PREFIX + "answer"
 EXPECTED = PREFIX + "expected"
+EXPLANATION = PREFIX + "why"
 SCORE = PREFIX + "score"
 METRIC = PREFIX + "metric_"
 SAMPLES = PREFIX + "samples"
@@ -54,13 +55,16 @@ def identity_properties(model: str, capability: str, benchmark: str, item: str, 
     return props
 
 
-def outcome_properties(*, answer: str | None, expected: str, passed: bool, metrics: dict[str, float],
+def outcome_properties(*, answer: str | None, expected: str, passed: bool, metrics: Mapping[str, float],
+                       explanation: str = "",
                        samples: Iterable[bool] = (), sample_answers: Iterable[str | None] = (),
                        reasoning: str | None = None, truncated: bool = False, protocol: str | None = None) -> Properties:
     """What scoring found: the extracted answer, the expected one, pass/fail and metrics; with
     repeats, one 1/0 per sample; the reasoning trace and whether the reply was cut off."""
     props: Properties = [(ANSWER, "" if answer is None else answer), (EXPECTED, expected), (SCORE, "1" if passed else "0")]
     props.extend((f"{METRIC}{k}", f"{v:g}") for k, v in sorted(metrics.items()))
+    if explanation and not passed:
+        props.append((EXPLANATION, explanation))
     drawn = "".join("1" if s else "0" for s in samples)
     if len(drawn) > 1:
         props.append((SAMPLES, drawn))

@@ -75,6 +75,8 @@ ALIASES: dict[str, Alias] = {
         Alias("gpt-4", "openai:gpt-4", served_name="gpt-4", chat_format="OpenAI chat"),
         Alias("claude-2", "openai:claude-2", served_name="claude-2", chat_format="OpenAI chat",
               note="through an OpenAI-compatible gateway given with --llm-base-url"),
+        Alias("claude-2.1", "openai:claude-2.1", served_name="claude-2.1", chat_format="OpenAI chat",
+              note="through an OpenAI-compatible gateway given with --llm-base-url"),
     ]
 }
 

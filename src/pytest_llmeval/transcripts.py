@@ -1,6 +1,6 @@
 """Reading recorded model outputs and judge verdicts from the formats they are published in.
 
-Four formats are recognised by their columns, in any file type :func:`load_rows` reads
+Seven formats are recognised by their fields, in any file type :func:`load_rows` reads
 (``.jsonl``, ``.json``, ``.csv``, each optionally ``.gz``):
 
 ========================  ==============================================  ====================
@@ -11,11 +11,22 @@ XSTest completions        ``prompt``, ``completion`` (and labels)         :class
 AlpacaEval model outputs  ``instruction``, ``output`` (``generator``)     :class:`Recording`
 AlpacaEval annotations    ``instruction``, ``output_1``, ``output_2``,    :class:`Verdict`
                           ``preference``
+MT-Bench model answers    ``question_id``, ``choices`` (each with         :class:`Recording`
+                          ``turns``)                                      (all turns)
+HumanEval solutions       ``task_id`` and ``solution`` (Reflexion) or     :class:`Recording`
+                          ``responses`` (MapCoder: the last one)
+GSM8K predictions         ``id`` (the test row's 0-based position),       :class:`Recording`
+                          ``completion`` (Faithful-CoT)
 ========================  ==============================================  ====================
 
 A :class:`Recording` is one prompt (the text of the last user message) and the model's reply;
-a :class:`Verdict` is one pairwise judgement (which of two outputs a judge preferred), which
+the last three formats name their item by the benchmark's own key instead of its prompt
+(:attr:`Recording.key`, with :attr:`Transcript.benchmark` saying whose key), and
+:mod:`pytest_llmeval.backends.pairing` finds the item it names. A :class:`Verdict` is one
+pairwise judgement (which of two outputs a judge preferred), which
 :mod:`pytest_llmeval.backends.recorded` turns into the reply a judge model would have given.
+:func:`read_rereading_results` reads the Re-Reading project's GSM8K result files, which hold
+two protocols per row.
 
 Example::
 
@@ -32,7 +43,8 @@ from typing import Any, Literal
 
 from .benchmarks.data import LINE, DatasetError, load_rows
 
-TranscriptFormat = Literal["jsonl-export", "xstest-completions", "alpaca-eval-outputs", "alpaca-eval-annotations"]
+TranscriptFormat = Literal["jsonl-export", "xstest-completions", "alpaca-eval-outputs", "alpaca-eval-annotations",
+                           "mtbench-answers", "humaneval-solutions", "gsm8k-predictions"]
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -43,10 +55,19 @@ class TranscriptError(Exception):
 
 @dataclass(frozen=True)
 class Recording:
-    """One recorded exchange: the user's prompt and the model's reply, as recorded."""
+    """One recorded exchange: the user's prompt and the model's reply, as recorded.
+
+    ``key`` names the item when the source names it by the benchmark's own key rather than by
+    its prompt text (``prompt`` is then empty): an MT-Bench ``question_id`` (``"81"``), a
+    HumanEval ``task_id`` (``"HumanEval/0"``) or a GSM8K test row's position (``"line 12"``,
+    0-based). ``followups`` are the replies to the conversation's later turns, in order
+    (MT-Bench's second question).
+    """
 
     prompt: str
     response: str
+    key: str | None = None
+    followups: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -73,6 +94,9 @@ class Transcript:
     format: TranscriptFormat
     recordings: list[Recording] = field(default_factory=list)
     verdicts: list[Verdict] = field(default_factory=list)
+    #: The built-in benchmark whose keys the recordings carry (``"mtbench"``), or None when
+    #: they are matched by prompt text.
+    benchmark: str | None = None
 
 
 def normalize_prompt(text: str) -> str:
@@ -107,6 +131,12 @@ def read_transcript(path: str | Path) -> Transcript:
     fields = set(rows[0])
     if {"instruction", "output_1", "output_2", "preference"} <= fields:
         return Transcript(path, "alpaca-eval-annotations", verdicts=_verdicts(rows, path))
+    if {"question_id", "choices"} <= fields:
+        return Transcript(path, "mtbench-answers", recordings=_mtbench_answers(rows, path), benchmark="mtbench")
+    if "task_id" in fields and fields & {"solution", "responses"}:
+        return Transcript(path, "humaneval-solutions", recordings=_humaneval_solutions(rows, path), benchmark="humaneval")
+    if {"id", "completion"} <= fields and "prompt" not in fields:
+        return Transcript(path, "gsm8k-predictions", recordings=_gsm8k_predictions(rows, path), benchmark="gsm8k")
     if {"prompt", "completion"} <= fields:
         return Transcript(path, "xstest-completions", recordings=_recordings(rows, path, "prompt", "completion"))
     if {"instruction", "output"} <= fields:
@@ -116,8 +146,9 @@ def read_transcript(path: str | Path) -> Transcript:
     shown = ", ".join(sorted(f for f in fields if f != LINE)) or "none"
     raise TranscriptError(
         f"{path}: not a recognised transcript (fields: {shown}). Expected prompt+response (JSON Lines export), "
-        "prompt+completion (XSTest completions), instruction+output (AlpacaEval model outputs) or "
-        "instruction+output_1+output_2+preference (AlpacaEval annotations)"
+        "prompt+completion (XSTest completions), instruction+output (AlpacaEval model outputs), "
+        "instruction+output_1+output_2+preference (AlpacaEval annotations), question_id+choices (MT-Bench model "
+        "answers), task_id+solution or task_id+responses (HumanEval solutions) or id+completion (GSM8K predictions)"
     )
 
 
@@ -139,6 +170,55 @@ def read_alpaca_eval_annotations(path: str | Path) -> list[Verdict]:
 def read_jsonl_export(path: str | Path) -> list[Recording]:
     """The plugin's JSON Lines export: one ``{"prompt": ..., "response": ...}`` object a line."""
     return _expect(read_transcript(path), "jsonl-export").recordings
+
+
+def read_mtbench_answers(path: str | Path) -> list[Recording]:
+    """MT-Bench model answers (FastChat's ``model_answer/<model>.jsonl``): one recording per
+    question, keyed by ``question_id``, the first turn's reply as ``response`` and the later
+    turns' as ``followups``."""
+    return _expect(read_transcript(path), "mtbench-answers").recordings
+
+
+def read_humaneval_solutions(path: str | Path) -> list[Recording]:
+    """HumanEval solutions keyed by ``task_id``: Reflexion's ``solution`` or MapCoder's last
+    raw reply (``responses[-1]``)."""
+    return _expect(read_transcript(path), "humaneval-solutions").recordings
+
+
+def read_gsm8k_predictions(path: str | Path) -> list[Recording]:
+    """Faithful-CoT's GSM8K ``predictions.jsonl``: ``completion`` keyed by the test row's
+    0-based position ``id`` (as ``"line <id>"``)."""
+    return _expect(read_transcript(path), "gsm8k-predictions").recordings
+
+
+#: The protocols a Re-Reading result file holds per row.
+REREADING_ACTS = ("vanilla", "cot")
+
+
+def read_rereading_results(path: str | Path, act: str) -> list[Recording]:
+    """One protocol of a Re-Reading (Xu et al.) GSM8K result file: ``input`` (the question) ->
+    ``<act>.generation[0]``, ``act`` being ``"vanilla"`` (zero-shot) or ``"cot"`` (zero-shot
+    chain of thought). Rows whose generation was not recorded are left out.
+
+    Raises :class:`TranscriptError` naming the file (and row) when the layout is not this one.
+    """
+    if act not in REREADING_ACTS:
+        raise ValueError(f"act must be one of {', '.join(REREADING_ACTS)}, got {act!r}")
+    path = Path(path)
+    try:
+        rows = load_rows(path)
+    except DatasetError as exc:
+        raise TranscriptError(str(exc)) from None
+    out = []
+    for index, row in enumerate(rows):
+        question, result = row.get("input"), row.get(act)
+        if not isinstance(question, str) or not isinstance(result, Mapping):
+            raise TranscriptError(f"{_where(path, row, index)}: expected 'input' text and a {act!r} object "
+                                  "(a Re-Reading result file)")
+        generations = result.get("generation") or []
+        if generations and isinstance(generations[0], str):
+            out.append(Recording(question, generations[0]))
+    return out
 
 
 def recordings_from_cache(entries: Iterable[tuple[Mapping[str, Any], Mapping[str, Any]]]) -> list[Recording]:
@@ -211,4 +291,39 @@ def _verdicts(rows: list[dict[str, Any]], path: Path) -> list[Verdict]:
         except ValueError as exc:
             raise TranscriptError(f"{_where(path, row, index)}: {exc}") from None
         out.append(Verdict(instruction, output_1, output_2, preference, str(row.get("generator_2") or "")))
+    return out
+
+
+def _mtbench_answers(rows: list[dict[str, Any]], path: Path) -> list[Recording]:
+    out = []
+    for index, row in enumerate(rows):
+        choices = row.get("choices")
+        turns = choices[0].get("turns") if isinstance(choices, list) and choices and isinstance(choices[0], Mapping) else None
+        if not isinstance(turns, list) or not turns or not all(isinstance(t, str) for t in turns):
+            raise TranscriptError(f"{_where(path, row, index)}: 'choices' must hold one choice whose 'turns' are texts")
+        out.append(Recording("", turns[0], key=str(row["question_id"]), followups=tuple(turns[1:])))
+    return out
+
+
+def _humaneval_solutions(rows: list[dict[str, Any]], path: Path) -> list[Recording]:
+    out = []
+    for index, row in enumerate(rows):
+        reply = row.get("solution")
+        if reply is None and isinstance(row.get("responses"), list) and row["responses"]:
+            reply = row["responses"][-1]
+        if not isinstance(reply, str) or not isinstance(row.get("task_id"), str):
+            raise TranscriptError(f"{_where(path, row, index)}: 'task_id' and 'solution' (or a list of 'responses') "
+                                  "must be text")
+        out.append(Recording("", reply, key=row["task_id"]))
+    return out
+
+
+def _gsm8k_predictions(rows: list[dict[str, Any]], path: Path) -> list[Recording]:
+    out = []
+    for index, row in enumerate(rows):
+        position, reply = row.get("id"), row.get("completion")
+        if isinstance(position, bool) or not isinstance(position, int) or not isinstance(reply, str):
+            raise TranscriptError(f"{_where(path, row, index)}: 'id' must be the test row's 0-based position and "
+                                  "'completion' text")
+        out.append(Recording("", reply, key=f"line {position}"))
     return out
