@@ -43,8 +43,8 @@ UNPAIRED_TEST = "two-proportion-z"
 #: How each test is named in messages.
 TEST_WORDS = {
     PAIRED_TEST: "one-sided McNemar exact test",
-    REPEATS_TEST: "one-sided exact sign-flip test on per-item pass fractions",
-    REPEATS_TEST_NORMAL: "one-sided sign-flip test on per-item pass fractions (normal approximation)",
+    REPEATS_TEST: "one-sided exact sign-flip test of per-item pass fractions",
+    REPEATS_TEST_NORMAL: "one-sided sign-flip test of per-item pass fractions (normal approximation)",
     UNPAIRED_TEST: "one-sided two-proportion z-test",
 }
 
@@ -130,10 +130,10 @@ def pair_items(pinned: Mapping[str, PinnedItem], now: Iterable[ItemOutcome]) -> 
         old, new = pinned[key], current.get(key)
         if new is None:
             removed += 1
-        elif not new.scored:
-            unscored += 1
         elif old.fingerprint and new.fingerprint and old.fingerprint != new.fingerprint:
             changed += 1
+        elif not new.scored:
+            unscored += 1
         else:
             passed, samples = _passes(new)
             pairs.append(Pair(key, old.passes, old.samples, passed, samples,

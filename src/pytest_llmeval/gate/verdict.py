@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..stats import format_p
-from .comparison import PAIRED_TEST, TEST_WORDS, Pair, Pairing, RunComparison
+from .comparison import PAIRED_TEST, TEST_WORDS, UNPAIRED_TEST, Pair, Pairing, RunComparison
 from .thresholds import SCHEMA_V1, GateSettings, Pinned
 
 __all__ = ["CHECKS", "MAX_LISTED_FLIPS", "GateResult", "Status", "Verdict"]
@@ -194,12 +194,14 @@ def _comparability_text(v: Verdict) -> str:
 def _regression_text(v: Verdict) -> str:
     c = v.comparison
     assert c is not None and v.pinned is not None and v.pinned.score is not None and v.score is not None
-    delta = (v.score - v.pinned.score) * 100
     how = (f"{TEST_WORDS[c.test]} on {c.n_paired} paired items" if c.paired
            else f"{TEST_WORDS[c.test]} (no item in common with the pinned run)")
-    lines = [f"{v.label} regressed: {v.pinned.score:.3f} -> {v.score:.3f} ({delta:+.1f} points,"
+    single = c.test in (PAIRED_TEST, UNPAIRED_TEST)
+    # With repeats the test is on pass fractions, and so is the change it reports.
+    old, new, what = (v.pinned.score, v.score, "") if single else (c.old_score, c.new_score, "mean pass fraction ")
+    lines = [f"{v.label} regressed: {what}{old:.3f} -> {new:.3f} ({(new - old) * 100:+.1f} points,"
              f" n={v.pinned.n} pinned, {v.n} now); {how}: {_p_text(v)} < alpha {v.alpha:g}"]
-    down, up = ("pass -> fail", "fail -> pass") if c.test == PAIRED_TEST else ("lower", "higher")
+    down, up = ("pass -> fail", "fail -> pass") if single else ("lower", "higher")
     pairs = {p.key: p for p in v.pairing.pairs} if v.pairing is not None else {}
     if c.flipped_to_fail:
         lines.append(f"  {down} ({len(c.flipped_to_fail)}): {_listing(c.flipped_to_fail, pairs)}")
