@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..scorecard import ItemOutcome
@@ -84,7 +84,7 @@ class Pairing:
     """
 
     pinned: int
-    pairs: tuple[Pair, ...] = ()
+    pairs: tuple[Pair, ...] = field(default=(), repr=False)
     added: int = 0
     removed: int = 0
     changed: int = 0
