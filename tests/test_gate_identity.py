@@ -127,6 +127,15 @@ def test_items_that_errored_now_are_left_to_the_error_checks():
     assert result.verdicts[0].message.endswith("; 10 not scored in this run; 30 of 40 pinned items compared")
 
 
+def test_a_row_with_nothing_scored_now_says_why_nothing_was_compared():
+    pinned = outcomes(24, 40)
+    result = check_scorecard(thresholds_for({GSM8K: pinned}), scorecard({GSM8K: dict.fromkeys(pinned, "skipped")}))
+    assert result.passed
+    assert result.verdicts[0].message == (
+        f"{MODEL} / reasoning: no scored items; none of the 40 pinned items could be compared (40 not scored in this"
+        " run; 0 of 40 pinned items compared)")
+
+
 def test_a_capability_compares_only_the_benchmarks_that_ran():
     pinned = {GSM8K: outcomes(24, 40), MMLU: outcomes(20, 40), MTBENCH: outcomes(10, 20)}
     result = check_scorecard(thresholds_for(pinned), scorecard({GSM8K: pinned[GSM8K], MMLU: pinned[MMLU]}))

@@ -125,6 +125,8 @@ def _status_text(v: Verdict) -> str:
         was = "no scored items" if v.score is None else f"score {v.score:.3f}, n={v.n}"
         return f"{v.label}: not pinned in {v.source} ({was}); `--llm-pin` adds it"
     c = v.comparison
+    if c is None and v.pairing is not None and v.pairing.pinned:
+        return f"{v.label}: {now}; none of the {v.pairing.pinned} pinned items could be compared ({identity_summary(v.pairing)})"
     if c is None:
         return f"{v.label}: {now}; nothing pinned to compare with"
     text = f"{v.label}: {now}, pinned {_pinned_text(v.pinned)}; {TEST_WORDS[c.test]}"
