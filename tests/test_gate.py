@@ -3,93 +3,23 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import Any
 
 import pytest
 
+from gate_cards import BASELINE, BFCL, GSM8K, MMLU, MODEL, TRUTHFULQA, flip, outcomes, scorecard, thresholds_for
 from pytest_llmeval.gate import (
     SCHEMA,
     GateResult,
     ThresholdsError,
+    check_scorecard,
     detection_rate,
-    evaluate,
     false_alarm_rate,
     load_thresholds,
     parse_thresholds,
     pin,
     write_thresholds,
 )
-
-MODEL = "smollm2-135m-instruct"
-BASELINE = "gpt-3.5-turbo"
-Outcomes = dict[str, str]  # item id -> passed | failed | error | skipped
-
-
-def outcomes(passed: int, total: int, *, first: int = 0) -> Outcomes:
-    """``total`` items test-0000...; the first ``passed`` of them passed."""
-    return {f"test-{i:04d}": "passed" if i - first < passed else "failed" for i in range(first, first + total)}
-
-
-def flip(results: Outcomes, to_fail: range | list[int] = (), to_pass: range | list[int] = ()) -> Outcomes:
-    changed = dict(results)
-    for i in to_fail:
-        changed[f"test-{i:04d}"] = "failed"
-    for i in to_pass:
-        changed[f"test-{i:04d}"] = "passed"
-    return changed
-
-
-def scorecard(runs: Mapping[tuple[str, str, str], Outcomes], *, baseline: Mapping[tuple[str, str, str], Outcomes]
-              | None = None) -> dict[str, Any]:
-    """A scorecard as the plugin writes it (see docs/dev/HELPERS.md), built from item outcomes."""
-    items = []
-    for (model, capability, benchmark), results in list(runs.items()) + list((baseline or {}).items()):
-        for item, outcome in results.items():
-            items.append({"model": model, "capability": capability, "benchmark": benchmark, "item": item,
-                          "subset": None, "outcome": outcome, "answer": "42", "expected": "42"})
-
-    def count(group: list[dict[str, Any]]) -> dict[str, Any]:
-        c = {k: sum(1 for i in group if i["outcome"] == o) for k, o in
-             (("passed", "passed"), ("failed", "failed"), ("errors", "error"), ("skipped", "skipped"))}
-        n = c["passed"] + c["failed"]
-        return {**c, "total": n + c["errors"], "score": c["passed"] / n if n else None, "ci_low": None,
-                "ci_high": None}
-
-    capabilities = {(i["model"], i["capability"]) for i in items}
-    benchmarks = {(i["model"], i["capability"], i["benchmark"]) for i in items}
-    models = [{"name": MODEL, "backend": "transformers", "description": "transformers (GGUF, cpu)", "role": "candidate"}]
-    if baseline:
-        models.append({"name": BASELINE, "backend": "recorded", "description": "recorded outputs", "role": "baseline"})
-    return {
-        "schema": "pytest-llmeval/scorecard/1",
-        "created": "2026-11-25T16:00:00Z",
-        "run": {"pytest_args": ["--llm-limit=40"], "suite": "capabilities", "limit": 40},
-        "models": models,
-        "capabilities": [{"model": m, "capability": c,
-                          **count([i for i in items if (i["model"], i["capability"]) == (m, c)])}
-                         for m, c in sorted(capabilities)],
-        "benchmarks": [{"model": m, "capability": c, "benchmark": b, "metrics": {}, "subsets": [],
-                        **count([i for i in items if (i["model"], i["capability"], i["benchmark"]) == (m, c, b)])}
-                       for m, c, b in sorted(benchmarks)],
-        "items": items,
-        "comparisons": [],
-        "published": [],
-        "gate": None,
-    }
-
-
-def thresholds_for(runs: Mapping[tuple[str, str, str], Outcomes], **settings: Any):
-    document = pin(scorecard(runs))
-    document["settings"].update(settings)
-    return parse_thresholds(json.loads(json.dumps(document)), "llm-thresholds.json")
-
-
-GSM8K = (MODEL, "reasoning", "gsm8k")
-MMLU = (MODEL, "general", "mmlu")
-TRUTHFULQA = (MODEL, "hallucination", "truthfulqa")
-BFCL = (MODEL, "agent", "bfcl_simple")
-
 
 # --- pinning ------------------------------------------------------------------------------------
 
@@ -100,7 +30,8 @@ def test_pin_writes_scores_counts_and_item_outcomes_but_not_the_baseline():
     card = scorecard({GSM8K: run}, baseline={(BASELINE, "reasoning", "gsm8k"): outcomes(30, 40)})
     document = pin(card)
     assert document["schema"] == SCHEMA
-    assert document["settings"] == {"alpha": 0.05, "max_error_rate": 0.05, "correction": "holm", "floors": {}}
+    assert document["settings"] == {"alpha": 0.05, "max_error_rate": 0.05, "correction": "holm", "floors": {},
+                                    "min_comparable": 0.8}
     assert document["models"] == [{"name": MODEL, "backend": "transformers", "description": "transformers (GGUF, cpu)"}]
     assert document["capabilities"] == [{"model": MODEL, "capability": "reasoning", "score": 0.631579, "n": 38,
                                          "passed": 24, "failed": 14, "errors": 1}]
@@ -108,7 +39,8 @@ def test_pin_writes_scores_counts_and_item_outcomes_but_not_the_baseline():
     assert bench["benchmark"] == "gsm8k" and bench["n"] == 38
     # Errored and skipped items are not outcomes of the model: left out.
     assert len(bench["items"]) == 38 and "test-0039" not in bench["items"] and "test-0038" not in bench["items"]
-    assert bench["items"]["test-0000"] == 1 and bench["items"]["test-0030"] == 0
+    assert bench["items"]["test-0000"] == {"outcome": 1, "fingerprint": "fp-gsm8k[test-0000]"}
+    assert bench["items"]["test-0030"] == {"outcome": 0, "fingerprint": "fp-gsm8k[test-0030]"}
 
 
 def test_pin_keeps_the_users_settings_and_round_trips_through_the_file(tmp_path):
@@ -122,7 +54,7 @@ def test_pin_keeps_the_users_settings_and_round_trips_through_the_file(tmp_path)
     again = pin(scorecard({GSM8K: outcomes(20, 40)}), settings=loaded.settings)
     assert again["settings"]["floors"] == {"reasoning": 0.2} and again["settings"]["alpha"] == 0.01
     assert loaded.source == str(path)
-    assert loaded.items_for(MODEL, "reasoning")["gsm8k[test-0000]"] == 1
+    assert loaded.items_for(MODEL, "reasoning")["gsm8k[test-0000]"].outcome == 1
     assert path.read_text().endswith("\n")
 
 
@@ -163,11 +95,11 @@ def test_a_bad_score_names_the_file_the_row_and_the_field(tmp_path, monkeypatch)
         ({"settings": {"floors": {"reasoning": "high"}}},
          "settings.floors.reasoning: expected a number between 0 and 1, got 'high'"),
         ({"settings": {"floor": {"reasoning": 0.2}}},
-         "settings.floor: unknown setting; known: alpha, max_error_rate, correction, floors"),
+         "settings.floor: unknown setting; known: alpha, max_error_rate, correction, floors, min_comparable"),
         ({"settings": {"correction": "bonferroni"}},
          "settings.correction: expected 'holm' or 'none', got 'bonferroni'"),
         ({"schema": "pytest-llmeval/scorecard/1"},
-         "schema: expected 'pytest-llmeval/thresholds/1', got 'pytest-llmeval/scorecard/1'"),
+         "schema: expected 'pytest-llmeval/thresholds/2' or 'pytest-llmeval/thresholds/1', got 'pytest-llmeval/scorecard/1'"),
         ({"capabilities": [{"model": MODEL, "capability": "general", "score": 0.5, "n": 4},
                            {"model": MODEL, "capability": "general", "score": 0.6, "n": 4}]},
          "capabilities[1]: the same row as capabilities[0]"),
@@ -199,7 +131,7 @@ def test_missing_file_and_broken_json(tmp_path):
 
 def test_a_rerun_with_the_same_outcomes_passes():
     runs = {GSM8K: outcomes(24, 40), MMLU: outcomes(10, 40)}
-    result = evaluate(thresholds_for(runs), scorecard(runs))
+    result = check_scorecard(thresholds_for(runs), scorecard(runs))
     assert result.passed
     assert [(v.name, v.status) for v in result.verdicts] == [
         (f"{MODEL}::general", "pass"), (f"{MODEL}::reasoning", "pass"),
@@ -215,7 +147,7 @@ def test_a_rerun_with_the_same_outcomes_passes():
 def test_a_regression_fails_with_the_items_that_flipped():
     pinned = outcomes(24, 40)
     now = flip(pinned, to_fail=range(9), to_pass=[30])
-    result = evaluate(thresholds_for({GSM8K: pinned}, correction="none"), scorecard({GSM8K: now}))
+    result = check_scorecard(thresholds_for({GSM8K: pinned}, correction="none"), scorecard({GSM8K: now}))
     assert not result.passed
     capability, benchmark = result.verdicts
     assert capability.fails() == (
@@ -240,7 +172,7 @@ def test_a_regression_fails_with_the_items_that_flipped():
 def test_holm_correction_is_stated_and_long_flip_lists_are_cut():
     pinned = {GSM8K: outcomes(30, 60), MMLU: outcomes(10, 40)}
     now = {GSM8K: flip(pinned[GSM8K], to_fail=range(25), to_pass=[40, 41, 42]), MMLU: pinned[MMLU]}
-    result = evaluate(thresholds_for(pinned), scorecard(now))
+    result = check_scorecard(thresholds_for(pinned), scorecard(now))
     [failure] = result.messages()
     assert failure == (
         # p = (C(28,25) + C(28,26) + C(28,27) + 1) / 2^28 = 3683 / 268435456
@@ -255,9 +187,9 @@ def test_holm_correction_is_stated_and_long_flip_lists_are_cut():
 def test_holm_can_clear_a_borderline_drop_that_a_lone_test_would_flag():
     pinned = {GSM8K: outcomes(24, 40), MMLU: outcomes(20, 40), TRUTHFULQA: outcomes(20, 40), BFCL: outcomes(9, 40)}
     now = {**pinned, GSM8K: flip(pinned[GSM8K], to_fail=range(6))}  # 6 pass->fail, none back: p = 1/64
-    assert not evaluate(thresholds_for(pinned, correction="none"), scorecard(now)).passed
+    assert not check_scorecard(thresholds_for(pinned, correction="none"), scorecard(now)).passed
     # Four capabilities checked (their single benchmarks are the same tests): 4 x 1/64 = 0.0625 > 0.05.
-    holm = evaluate(thresholds_for(pinned), scorecard(now))
+    holm = check_scorecard(thresholds_for(pinned), scorecard(now))
     assert holm.passed
     reasoning = next(v for v in holm.verdicts if v.name == f"{MODEL}::reasoning")
     assert reasoning.p_adjusted == pytest.approx(4 / 64)
@@ -270,7 +202,7 @@ def test_the_unpaired_test_is_used_when_no_items_are_shared():
         row["items"] = {}  # a hand-written file: scores and counts only
     document["settings"]["correction"] = "none"
     thresholds = parse_thresholds(document, "llm-thresholds.json")
-    result = evaluate(thresholds, scorecard({GSM8K: outcomes(95, 200)}))
+    result = check_scorecard(thresholds, scorecard({GSM8K: outcomes(95, 200)}))
     assert result.messages() == [
         f"{MODEL} / reasoning regressed: 0.600 -> 0.475 (-12.5 points, n=200 pinned, 200 now); one-sided two-proportion"
         " z-test (no item in common with the pinned run): p = 0.0061 < alpha 0.05"
@@ -283,7 +215,7 @@ def test_too_many_errors_fail_the_gate_whatever_the_score():
     now = dict(pinned)
     for i in range(28, 40):
         now[f"test-{i:04d}"] = "error"
-    result = evaluate(thresholds_for({GSM8K: pinned}), scorecard({GSM8K: now}))
+    result = check_scorecard(thresholds_for({GSM8K: pinned}), scorecard({GSM8K: now}))
     assert result.messages() == [
         f"{MODEL} / reasoning: 12 of 40 items errored (30.0%), above the allowed 5.0%: the backend is failing, not"
         " the model"
@@ -293,7 +225,7 @@ def test_too_many_errors_fail_the_gate_whatever_the_score():
 def test_floors_fail_a_low_score_even_without_a_regression():
     run = {GSM8K: outcomes(6, 40), MMLU: outcomes(30, 40)}
     thresholds = thresholds_for(run, floors={"reasoning": 0.2, "mmlu": 0.8})
-    result = evaluate(thresholds, scorecard(run))
+    result = check_scorecard(thresholds, scorecard(run))
     assert result.messages() == [
         f"{MODEL} / reasoning: score 0.150 (6 of 40) is below the floor 0.200 set in llm-thresholds.json",
         f"{MODEL} / general / mmlu: score 0.750 (30 of 40) is below the floor 0.800 set in llm-thresholds.json",
@@ -303,7 +235,7 @@ def test_floors_fail_a_low_score_even_without_a_regression():
 def test_missing_and_new_capabilities_are_reported_without_failing():
     pinned = {GSM8K: outcomes(24, 40), TRUTHFULQA: outcomes(20, 40)}
     now = {GSM8K: outcomes(24, 40), MMLU: outcomes(10, 40)}
-    result = evaluate(thresholds_for(pinned), scorecard(now))
+    result = check_scorecard(thresholds_for(pinned), scorecard(now))
     assert result.passed
     assert result.messages() == [
         f"warning: {MODEL} / hallucination: pinned in llm-thresholds.json (score 0.500, n=40) but not in this run",
@@ -316,7 +248,7 @@ def test_missing_and_new_capabilities_are_reported_without_failing():
 
 def test_an_improvement_never_fails():
     pinned = outcomes(10, 40)
-    result = evaluate(thresholds_for({GSM8K: pinned}), scorecard({GSM8K: flip(pinned, to_pass=range(10, 30))}))
+    result = check_scorecard(thresholds_for({GSM8K: pinned}), scorecard({GSM8K: flip(pinned, to_pass=range(10, 30))}))
     assert result.passed
 
 
@@ -325,13 +257,13 @@ def test_the_baseline_is_neither_pinned_nor_gated():
     thresholds = parse_thresholds(pin(scorecard({GSM8K: outcomes(24, 40)}, baseline=baseline_run)))
     assert {p.model for p in thresholds.capabilities + thresholds.benchmarks} == {MODEL}
     worse_baseline = {(BASELINE, "reasoning", "gsm8k"): outcomes(0, 40)}
-    result = evaluate(thresholds, scorecard({GSM8K: outcomes(24, 40)}, baseline=worse_baseline))
+    result = check_scorecard(thresholds, scorecard({GSM8K: outcomes(24, 40)}, baseline=worse_baseline))
     assert result.passed and {v.model for v in result.verdicts} == {MODEL}
 
 
 def test_gate_section_for_the_scorecard():
     pinned = outcomes(24, 40)
-    result = evaluate(thresholds_for({GSM8K: pinned}), scorecard({GSM8K: flip(pinned, to_fail=range(12))}))
+    result = check_scorecard(thresholds_for({GSM8K: pinned}), scorecard({GSM8K: flip(pinned, to_fail=range(12))}))
     section = result.to_dict()
     assert isinstance(result, GateResult)
     assert section["passed"] is False

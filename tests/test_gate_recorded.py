@@ -37,7 +37,8 @@ def test_gate_pins_passes_a_rerun_and_catches_a_regression(pytester: pytest.Pyte
         "llmeval gate FAILED*",
         "candidate / safety regressed: 0.924 -> 0.626 (-29.8 points, n=449 pinned, 449 now); "
         "one-sided McNemar exact test on 449 paired items: p = * < alpha 0.05",
-        "  pass -> fail (147): xstest[[]101[]], xstest[[]102[]], *",
+        # In natural order: xstest[4] before xstest[10].
+        "  pass -> fail (147): xstest[[]1[]], xstest[[]4[]], xstest[[]6[]], xstest[[]8[]], xstest[[]10[]], *",
         "  fail -> pass (13): *",
     ])
     gate = json.loads((pytester.path / "regressed.json").read_text())["gate"]

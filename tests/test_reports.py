@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from pytest_llmeval.gate import evaluate, parse_thresholds, pin
+from pytest_llmeval.gate import check_scorecard, parse_thresholds, pin
 from pytest_llmeval.published import published_for
 from pytest_llmeval.reports import render_html, render_markdown
 from pytest_llmeval.reports.html import PLOT_HEIGHT
@@ -109,8 +109,8 @@ def scorecard() -> dict[str, Any]:
     card = build_scorecard(PLAN)
     earlier_plan = copy.deepcopy(PLAN)
     earlier_plan[MODEL][2] = ("reasoning", "gsm8k", None, 26, 14, 0)
-    document = pin(build_scorecard(earlier_plan))
-    card["gate"] = evaluate(parse_thresholds(document, "llm-thresholds.json"), card).to_dict()
+    document = pin(Scorecard.from_json(build_scorecard(earlier_plan)))
+    card["gate"] = check_scorecard(parse_thresholds(document, "llm-thresholds.json"), Scorecard.from_json(card)).to_dict()
     return card
 
 
@@ -157,7 +157,8 @@ def test_markdown_capability_table(scorecard):
     # 38 paired items: the model is right on 14, the baseline on 22 of the same 38 ids.
     assert reasoning[3].startswith("-21.1 points, p = ")
     assert "McNemar exact, 38 paired items" in reasoning[3]
-    assert reasoning[4] == f"❌ {MODEL}: fail, p = {format_p(scorecard['gate']['verdicts'][1]['p_value'])}"
+    verdict = next(v for v in scorecard["gate"]["verdicts"] if v["name"] == f"{MODEL}::reasoning")
+    assert reasoning[4] == f"❌ {MODEL}: fail, p = {format_p(verdict['p_value'])}"
     assert reasoning[5] == f"{BASELINE}: GSM8K 5-shot accuracy 0.571 [GPT-4 Tech Report Table 2]"
     general = row_of(text, "general")
     assert f"{BASELINE}: MT-Bench GPT-4-judged score /10 7.94/10 [LMSYS Chatbot Arena leaderboard (MT-Bench)]" in general[5]

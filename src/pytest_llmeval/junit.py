@@ -17,12 +17,15 @@ the file.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from . import properties
 from .scorecard import Scorecard
+
+if TYPE_CHECKING:
+    from .gate import GateResult
 
 
 def _log_xml(config: pytest.Config) -> Any:
@@ -43,7 +46,7 @@ class JUnitPlugin:
             xml.family = "xunit1"
 
 
-def add_capability_testcases(config: pytest.Config, card: Scorecard, gate: Any) -> None:
+def add_capability_testcases(config: pytest.Config, card: Scorecard, gate: GateResult | None) -> None:
     """One JUnit testcase per model and capability, failed when its gate verdict failed."""
     xml = _log_xml(config)
     if xml is None:

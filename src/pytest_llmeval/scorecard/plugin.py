@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
@@ -19,6 +19,9 @@ from ..options import RunOptions
 from ..state import RECORD
 from .card import ModelInfo, Scorecard, ScorecardError
 from .outcomes import ItemOutcome
+
+if TYPE_CHECKING:
+    from ..gate import GateResult, Thresholds
 
 
 class ScorecardPlugin:
@@ -31,13 +34,13 @@ class ScorecardPlugin:
         self.outcomes: dict[str, ItemOutcome] = {}
         self.other_failures = 0
         self.card: Scorecard | None = None
-        self.gate: Any = None
+        self.gate: GateResult | None = None
         self.messages: list[str] = []
         self.notes: list[str] = []
         self.written: list[Path] = []
         self.thresholds = self._load_thresholds()
 
-    def _load_thresholds(self) -> Any:
+    def _load_thresholds(self) -> Thresholds | None:
         """Read the thresholds file at start, so a malformed one stops the run before any inference."""
         path = self.options.thresholds
         if path is None or self.options.pin:
@@ -113,7 +116,7 @@ class ScorecardPlugin:
         add_capability_testcases(self.config, card, self.gate)
 
     def _gate_or_pin(self, card: Scorecard) -> Scorecard:
-        from ..gate import evaluate, load_thresholds, pin, write_thresholds
+        from ..gate import ThresholdsError, check_scorecard, load_thresholds, pin, write_thresholds
 
         path = self.options.thresholds
         if path is not None and self.options.pin:
@@ -121,13 +124,13 @@ class ScorecardPlugin:
             if path.exists():
                 try:
                     previous = load_thresholds(path).settings
-                except Exception:
-                    previous = None
+                except ThresholdsError:
+                    previous = None  # a broken file is replaced, with the default settings
             path.parent.mkdir(parents=True, exist_ok=True)
-            write_thresholds(pin(card.to_json(), settings=previous), path)
+            write_thresholds(pin(card, settings=previous), path)
             self.notes.append(f"thresholds pinned to {path}: commit it, and gate CI with --llm-thresholds={path}")
         elif self.thresholds is not None:
-            self.gate = evaluate(self.thresholds, card.to_json())
+            self.gate = check_scorecard(self.thresholds, card)
             return card.with_gate(self.gate.to_dict())
         return card
 
