@@ -30,7 +30,7 @@ from typing import Any
 from ..published import format_published
 from ..scorecard import ModelInfo, Scorecard, Tally
 from .cells import Notes, capability_names, model_header, ordered_models
-from .pairing import baseline_cell
+from .pairing import Pairings
 
 __all__ = ["PLOT_HEIGHT", "Bar", "chart_bars", "chart_caption", "render_svg_chart"]
 
@@ -95,14 +95,14 @@ def _measured(capability: str, kind: str, m: ModelInfo, tally: Tally, colour: st
     return Bar(capability, kind, m.name, score, model_header(m) + mark, title, colour, interval[0], interval[1])
 
 
-def _model_bars(card: Scorecard, capability: str, m: ModelInfo, colour: str, notes: Notes) -> list[Bar]:
+def _model_bars(card: Scorecard, pairings: Pairings, capability: str, m: ModelInfo, colour: str, notes: Notes) -> list[Bar]:
     if m.role != "baseline":
         group = card.capability(m.name, capability)
         if group is None or group.tally.score is None:
             return []
         mark = notes.mark(group.protocol)
         return [_measured(capability, "measured", m, group.tally, colour, mark, mark and f"; {group.protocol}")]
-    cell = baseline_cell(card, m.name, capability)
+    cell = pairings.cell(m.name, capability)
     if cell.kind == "unscored":
         return []
     if cell.shown is None:
@@ -125,10 +125,11 @@ def chart_bars(card: Scorecard, notes: Notes | None = None) -> list[Bar]:
     notes = notes if notes is not None else Notes()
     models = ordered_models(card)
     colours = _colours(models)
+    pairings = Pairings(card)
     bars: list[Bar] = []
     for capability in capability_names(card):
         for m in models:
-            bars += _model_bars(card, capability, m, colours[m.name], notes)
+            bars += _model_bars(card, pairings, capability, m, colours[m.name], notes)
         for entry in card.published:
             value = float(entry["value"])
             if entry["capability"] != capability or "/10" in str(entry.get("metric", "")) or not 0.0 <= value <= 1.0:

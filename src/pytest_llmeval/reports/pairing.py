@@ -35,7 +35,7 @@ from typing import Literal
 from ..scorecard import ItemOutcome, Scorecard, Tally, mean_metrics
 from ..scorecard.card import protocol_of
 
-__all__ = ["BaselineCell", "CellKind", "Pairing", "baseline_cell"]
+__all__ = ["BaselineCell", "CellKind", "Pairing", "Pairings", "baseline_cell"]
 
 CellKind = Literal["same", "paired", "different", "alone", "unscored"]
 Key = tuple[str, str]  # (benchmark, item id)
@@ -73,39 +73,55 @@ class BaselineCell:
     protocol: str | None = None
 
 
-def _in_row(o: ItemOutcome, capability: str, benchmark: str | None, subset: str | None) -> bool:
-    return o.capability == capability and benchmark in (None, o.benchmark) and subset in (None, o.subset)
+class Pairings:
+    """:func:`baseline_cell` for every row of one scorecard, from an index of its items built
+    once (a report asks for a cell per row, model and format)."""
+
+    def __init__(self, card: Scorecard) -> None:
+        self.candidates = set(card.candidates)
+        self.rows: dict[tuple[str, str], list[ItemOutcome]] = {}
+        for o in card.items:
+            self.rows.setdefault((o.capability, o.benchmark), []).append(o)
+
+    def _items(self, capability: str, benchmark: str | None, subset: str | None) -> list[ItemOutcome]:
+        found = [o for (c, b), group in self.rows.items() if c == capability and benchmark in (None, b) for o in group]
+        return found if subset is None else [o for o in found if o.subset == subset]
+
+    def cell(self, baseline: str, capability: str, benchmark: str | None = None, subset: str | None = None) -> BaselineCell:
+        """The baseline's cell in the row of ``capability`` (whole capability when ``benchmark``
+        is None; one subset of the benchmark when ``subset`` is given), beside every candidate."""
+        row = self._items(capability, benchmark, subset)
+        mine = [o for o in row if o.model == baseline]
+        own = Tally.of(mine)
+        scored = {(o.benchmark, o.item): o for o in mine if o.scored}
+        models: dict[str, set[Key]] = {}
+        for o in row:
+            if o.scored and o.model in self.candidates:
+                models.setdefault(o.model, set()).add((o.benchmark, o.item))
+
+        def whole(kind: CellKind) -> BaselineCell:
+            return BaselineCell(baseline, kind, own, own, tuple(models), metrics=mean_metrics(mine), protocol=protocol_of(mine))
+
+        if not scored:
+            return whole("unscored")
+        if not models:
+            return whole("alone")
+        if all(keys == set(scored) for keys in models.values()):
+            return whole("same")
+        shared = {model: keys & set(scored) for model, keys in models.items()}
+        if not any(shared.values()):
+            return BaselineCell(baseline, "different", own, None, tuple(models))
+        pairings = tuple(Pairing(model, Tally.of(scored[k] for k in keys), len(models[model])) for model, keys in shared.items())
+        distinct = {frozenset(keys) for keys in shared.values()}
+        if len(distinct) > 1:
+            return BaselineCell(baseline, "paired", own, None, tuple(models), pairings)
+        common = [scored[k] for k in sorted(next(iter(distinct)))]
+        return BaselineCell(baseline, "paired", own, Tally.of(common), tuple(models), pairings, mean_metrics(common),
+                            protocol_of(common))
 
 
 def baseline_cell(card: Scorecard, baseline: str, capability: str, benchmark: str | None = None,
                   subset: str | None = None) -> BaselineCell:
-    """The baseline's cell in the row of ``capability`` (whole capability when ``benchmark`` is
-    None; one subset of the benchmark when ``subset`` is given), beside every candidate of ``card``."""
-    mine = [o for o in card.items if o.model == baseline and _in_row(o, capability, benchmark, subset)]
-    own = Tally.of(mine)
-    scored = {(o.benchmark, o.item): o for o in mine if o.scored}
-    candidates = set(card.candidates)
-    models: dict[str, set[Key]] = {}
-    for o in card.items:
-        if o.scored and o.model in candidates and _in_row(o, capability, benchmark, subset):
-            models.setdefault(o.model, set()).add((o.benchmark, o.item))
-
-    def whole(kind: CellKind) -> BaselineCell:
-        return BaselineCell(baseline, kind, own, own, tuple(models), metrics=mean_metrics(mine), protocol=protocol_of(mine))
-
-    if not scored:
-        return whole("unscored")
-    if not models:
-        return whole("alone")
-    if all(keys == set(scored) for keys in models.values()):
-        return whole("same")
-    shared = {model: keys & set(scored) for model, keys in models.items()}
-    if not any(shared.values()):
-        return BaselineCell(baseline, "different", own, None, tuple(models))
-    pairings = tuple(Pairing(model, Tally.of(scored[k] for k in keys), len(models[model])) for model, keys in shared.items())
-    distinct = {frozenset(keys) for keys in shared.values()}
-    if len(distinct) > 1:
-        return BaselineCell(baseline, "paired", own, None, tuple(models), pairings)
-    common = [scored[k] for k in sorted(next(iter(distinct)))]
-    return BaselineCell(baseline, "paired", own, Tally.of(common), tuple(models), pairings, mean_metrics(common),
-                        protocol_of(common))
+    """The baseline's cell in one row of ``card`` (see :meth:`Pairings.cell`; build a
+    :class:`Pairings` once to ask for many rows)."""
+    return Pairings(card).cell(baseline, capability, benchmark, subset)

@@ -23,7 +23,7 @@ from ..published import format_published
 from ..scorecard import Comparison, Group, ModelInfo, Scorecard
 from ..stats import format_p
 from .cells import baseline_lines, benchmark_names, capability_names, model_header, ordered_models, score_lines
-from .pairing import baseline_cell
+from .pairing import Pairings
 
 __all__ = ["PUBLISHED_HEADER", "Table", "comparison_lines", "gate_summary", "published_lines", "scorecard_tables"]
 
@@ -70,6 +70,7 @@ class _Columns:
 
     def __init__(self, card: Scorecard) -> None:
         self.card = card
+        self.pairings = Pairings(card)
         self.models = ordered_models(card)
         self.pairs = list(dict.fromkeys((c.model, c.baseline) for c in card.comparisons))
         self.comparisons = {(c.model, c.baseline, c.capability, c.benchmark): c for c in card.comparisons}
@@ -95,7 +96,7 @@ class _Columns:
         if m.role != "baseline":
             lines, values = score_lines(group.tally, group.protocol), group.metrics
         else:
-            cell = baseline_cell(self.card, m.name, capability, benchmark, subset)
+            cell = self.pairings.cell(m.name, capability, benchmark, subset)
             lines, values = baseline_lines(cell), cell.metrics
         if metrics and values:
             lines = [*lines, " · ".join(f"{k} {v:.3f}" for k, v in values.items())]

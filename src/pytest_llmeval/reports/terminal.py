@@ -21,7 +21,7 @@ from typing import Any
 from ..scorecard import Group, ModelInfo, Scorecard, Tally
 from ..stats import format_p
 from .cells import Notes, as_scorecard, benchmark_names, capability_names, counts_extras, model_header, ordered_models, unpaired_extras
-from .pairing import BaselineCell, baseline_cell
+from .pairing import BaselineCell, Pairings
 
 __all__ = ["render_table"]
 
@@ -46,12 +46,13 @@ class _Cells:
 
     def __init__(self, card: Scorecard) -> None:
         self.card = card
+        self.pairings = Pairings(card)
         self.models = ordered_models(card)
         self.notes = Notes()
         self.kinds: set[str] = set()
 
     def baseline(self, m: ModelInfo, capability: str, benchmark: str | None, subset: str | None) -> BaselineCell:
-        cell = baseline_cell(self.card, m.name, capability, benchmark, subset)
+        cell = self.pairings.cell(m.name, capability, benchmark, subset)
         self.kinds.add(cell.kind)
         return cell
 
@@ -86,7 +87,7 @@ class _Cells:
             elif m.role != "baseline":
                 values.append(group.metrics)
             else:
-                values.append(baseline_cell(self.card, m.name, capability, benchmark).metrics)
+                values.append(self.pairings.cell(m.name, capability, benchmark).metrics)
         names = sorted({k for v in values for k in v})
         return {name: ["-" if name not in v else f"{v[name]:.3f}" for v in values] for name in names}
 
