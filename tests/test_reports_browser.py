@@ -11,10 +11,12 @@ Skipped when no Chromium is installed (Debian: ``apt-get install chromium``; ``.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -103,14 +105,13 @@ def chromium(page: Path, scheme: str, profile: Path, *args: str) -> str:
     return done.stdout
 
 
-def measure(page: Path, scheme: str, tmp_path: Path, height: int) -> dict[str, Any]:
-    probe = page.with_name(f"probe-{scheme}.html")
+def measure(page: Path, scheme: str, folder: Path, height: int) -> dict[str, Any]:
+    """The layout Chromium gave the page: a copy of it with :data:`MEASURE` added, its DOM dumped."""
+    probe = page.with_name("probe.html")
     probe.write_text(page.read_text(encoding="utf-8").replace("</body>", MEASURE + "</body>"), encoding="utf-8")
-    dom = chromium(probe, scheme, tmp_path / f"profile-dom-{scheme}", f"--window-size={WIDTH},{height}", "--dump-dom")
+    dom = chromium(probe, scheme, folder / "profile-dom", f"--window-size={WIDTH},{height}", "--dump-dom")
     found = re.search(r'<pre id="measured">(.*?)</pre>', dom, re.S)
     assert found, "the measuring script did not run"
-    import html
-
     return json.loads(html.unescape(found.group(1)))  # type: ignore[no-any-return]
 
 
@@ -152,24 +153,46 @@ def card() -> Scorecard:
     return realistic_scorecard()
 
 
-@pytest.fixture(scope="module")
-def page(card: Scorecard, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("html") / "scorecard.html"
-    path.write_text(render_html(card), encoding="utf-8")
-    return path
+@dataclass
+class Rendered:
+    """What Chromium made of the page in one scheme: the layout and the screenshot's pixels."""
+
+    scheme: str
+    seen: dict[str, Any]
+    pixels: np.ndarray
+    background: tuple[int, int, int]
+
+    @property
+    def texts(self) -> list[dict[str, Any]]:
+        return [t for t in self.seen["texts"] if t["text"].strip()]
 
 
-@pytest.mark.parametrize("scheme", list(SCHEMES))
-def test_the_chart_renders_readably_in_chromium(card: Scorecard, page: Path, scheme: str, tmp_path: Path) -> None:
+@pytest.fixture(scope="module", params=list(SCHEMES))
+def rendered(request: pytest.FixtureRequest, card: Scorecard, tmp_path_factory: pytest.TempPathFactory) -> Rendered:
+    scheme = request.param
+    folder = tmp_path_factory.mktemp(f"chart-{scheme}")
+    page = folder / "scorecard.html"
+    page.write_text(render_html(card), encoding="utf-8")
     svg_height = float(re.search(r'<svg [^>]*height="([\d.]+)"', page.read_text(encoding="utf-8")).group(1))  # type: ignore[union-attr]
     height = int(svg_height) + 600
-    seen = measure(page, scheme, tmp_path, height)
-    assert seen["scheme"] == scheme, "chromium did not apply the colour scheme asked for"
-    assert seen["scale"] == pytest.approx(1.0, abs=1e-3), "the chart was shrunk to fit the page"
-    background = rgb(seen["background"])
-    assert (luminance(background) < 0.05) if scheme == "dark" else (luminance(background) > 0.9), seen["background"]
+    seen = measure(page, scheme, folder, height)
+    shot = folder / f"chart-{scheme}.png"
+    chromium(page, scheme, folder / "profile-shot", f"--window-size={WIDTH},{height}", f"--screenshot={shot}")
+    pixels = screenshot(shot)
+    assert pixels.shape == (height, WIDTH, 3)
+    return Rendered(scheme, seen, pixels, rgb(seen["background"]))
 
-    # Bars present: every bar of the scorecard, at its height, inside the chart.
+
+def test_the_page_follows_the_colour_scheme_at_full_size(rendered: Rendered) -> None:
+    seen, background = rendered.seen, rendered.background
+    assert seen["scheme"] == rendered.scheme, "chromium did not apply the colour scheme asked for"
+    assert (luminance(background) < 0.05) if rendered.scheme == "dark" else (luminance(background) > 0.9), seen["background"]
+    assert np.abs(rendered.pixels[2, 2] - background).max() <= 2, "the screenshot's background is not the page's"
+    assert seen["scale"] == pytest.approx(1.0, abs=1e-3), "the chart was shrunk to fit the page"
+
+
+def test_every_bar_is_drawn_at_its_height(card: Scorecard, rendered: Rendered) -> None:
+    seen = rendered.seen
     expected = [(b.capability, b.kind, b.model, round(b.value, 4)) for b in chart_bars(card) if b.value is not None]
     drawn = [(b["capability"], b["kind"], b["model"], round(b["value"], 4)) for b in seen["bars"]]
     assert drawn == expected
@@ -177,47 +200,43 @@ def test_the_chart_renders_readably_in_chromium(card: Scorecard, page: Path, sch
     for bar in seen["bars"]:
         assert bar["h"] == pytest.approx(bar["value"] * PLOT_HEIGHT * seen["scale"], abs=1.0), bar
         assert bar["w"] > 10 and seen["svg"]["x"] <= bar["x"] and bar["x"] + bar["w"] <= seen["svg"]["x"] + seen["svg"]["w"]
-
-    # Labels readable: every text at least the chart's smallest size, with text contrast.
-    texts = [t for t in seen["texts"] if t["text"].strip()]
-    assert {t["cls"] for t in texts} >= {"legend", "tick", "axis-label", "value", "bar-label", "capability", "bar-label missing"}
-    for t in texts:
-        assert t["size"] >= READABLE_PX - 0.01, t
-        assert contrast(rgb(t["fill"]), background) >= 4.5, (t, seen["background"])
-        svg = seen["svg"]
-        assert svg["x"] <= t["x"] and t["x"] + t["w"] <= svg["x"] + svg["w"] + 0.5, f"cut off: {t}"
-        assert svg["y"] <= t["y"] and t["y"] + t["h"] <= svg["y"] + svg["h"] + 0.5, f"cut off: {t}"
-
-    # No overlap: no two texts, and no text over a bar.
-    clashes = [(a["text"], b["text"]) for i, a in enumerate(texts) for b in texts[i + 1:] if overlaps(a, b)]
-    assert not clashes, clashes[:10]
-    covered = [(t["text"], b["capability"], b["model"]) for t in texts for b in seen["bars"] if overlaps(t, b)]
-    assert not covered, covered[:10]
-    # Each capability's name stands right over its own bars, not nearer another row.
-    for t in (t for t in texts if t["cls"] == "capability"):
-        mine = [b for b in seen["bars"] if b["capability"] == t["text"]]
-        left, right = min(b["x"] for b in mine), max(b["x"] + b["w"] for b in mine)
-        plot_top = mine[0]["y"] + mine[0]["h"] - PLOT_HEIGHT * seen["scale"]
-        assert left <= t["x"] + t["w"] / 2 <= right, t
-        assert 0 <= plot_top - (t["y"] + t["h"]) <= 40, (t, plot_top)
-
-    # The screenshot: the background of the scheme, every bar painted in its colour, every label inked.
-    shot = tmp_path / f"chart-{scheme}.png"
-    chromium(page, scheme, tmp_path / f"profile-shot-{scheme}", f"--window-size={WIDTH},{height}", f"--screenshot={shot}")
-    pixels = screenshot(shot)
-    assert pixels.shape == (height, WIDTH, 3)
-    assert np.abs(pixels[2, 2] - background).max() <= 2
+    # In the screenshot, each bar is painted in its colour (hatched ones in two).
     for bar in seen["bars"]:
         x, y, w, h = (round(bar[k]) for k in ("x", "y", "w", "h"))
         if h < 6:
             continue
-        inside = pixels[y + 2:y + h - 2, x + 2:x + w - 2].reshape(-1, 3)
+        inside = rendered.pixels[y + 2:y + h - 2, x + 2:x + w - 2].reshape(-1, 3)
         if bar["kind"] == "published":  # hatched: both the stroke colour and the ground show
             assert len(np.unique(inside, axis=0)) > 2, bar
             continue
         share = float((np.abs(inside - rgb(bar["fill"])).max(axis=1) <= 6).mean())
         assert share > 0.8, (bar, share)  # the whisker crosses a few of them
+
+
+def test_every_label_is_readable(rendered: Rendered) -> None:
+    texts, svg = rendered.texts, rendered.seen["svg"]
+    assert {t["cls"] for t in texts} >= {"legend", "tick", "axis-label", "value", "bar-label", "capability", "bar-label missing"}
     for t in texts:
+        assert t["size"] >= READABLE_PX - 0.01, t
+        assert contrast(rgb(t["fill"]), rendered.background) >= 4.5, (t, rendered.seen["background"])
+        assert svg["x"] <= t["x"] and t["x"] + t["w"] <= svg["x"] + svg["w"] + 0.5, f"cut off: {t}"
+        assert svg["y"] <= t["y"] and t["y"] + t["h"] <= svg["y"] + svg["h"] + 0.5, f"cut off: {t}"
+        # In the screenshot, the label's box is inked.
         x, y, w, h = (round(t[k]) for k in ("x", "y", "w", "h"))
-        region = pixels[y:y + h + 1, x:x + w + 1].reshape(-1, 3)
-        assert np.abs(region - background).max() > 100, f"label not painted: {t}"
+        region = rendered.pixels[y:y + h + 1, x:x + w + 1].reshape(-1, 3)
+        assert np.abs(region - rendered.background).max() > 100, f"label not painted: {t}"
+
+
+def test_nothing_overlaps_and_names_stand_over_their_bars(rendered: Rendered) -> None:
+    texts, bars = rendered.texts, rendered.seen["bars"]
+    clashes = [(a["text"], b["text"]) for i, a in enumerate(texts) for b in texts[i + 1:] if overlaps(a, b)]
+    assert not clashes, clashes[:10]
+    covered = [(t["text"], b["capability"], b["model"]) for t in texts for b in bars if overlaps(t, b)]
+    assert not covered, covered[:10]
+    # Each capability's name stands right over its own bars, not nearer another row.
+    for t in (t for t in texts if t["cls"] == "capability"):
+        mine = [b for b in bars if b["capability"] == t["text"]]
+        left, right = min(b["x"] for b in mine), max(b["x"] + b["w"] for b in mine)
+        plot_top = mine[0]["y"] + mine[0]["h"] - PLOT_HEIGHT * rendered.seen["scale"]
+        assert left <= t["x"] + t["w"] / 2 <= right, t
+        assert 0 <= plot_top - (t["y"] + t["h"]) <= 40, (t, plot_top)
