@@ -350,6 +350,7 @@ def protocol_card(baseline_protocols: list[str | None], truncated: int = 0) -> S
 def test_a_protocol_is_shown_next_to_the_number_in_every_report():
     card = protocol_card([PROTOCOL])
     terminal = render_table(card)
+    assert terminal[0].endswith(f"{BASELINE} (baseline) (a)")  # the model's protocol, by its name
     [row] = [line for line in terminal if line.startswith("reasoning")]
     assert row.endswith("0.800 [0.49-0.94] 8/10 (a)")
     assert f"(a) answers made with another protocol than the plugin's prompt: {PROTOCOL}" in terminal
@@ -361,6 +362,8 @@ def test_a_protocol_is_shown_next_to_the_number_in_every_report():
     svg = svg_of(page)
     labels = [t.text for t in svg.iter(f"{SVG}text") if t.get("data-kind") == "baseline"]
     assert labels == [f"{BASELINE} (baseline) (a)"]
+    legend = [g.find(f"{SVG}text").text for g in svg.iter(f"{SVG}g") if g.get("class") == "legend"]
+    assert legend == [MODEL, f"{BASELINE} (baseline) (a)"]
     assert f"(a) answers made with another protocol than the plugin&#x27;s prompt: {PROTOCOL}</figcaption>" in page
     # The model's own answers carry no mark.
     assert not any(line.startswith("reasoning") and line.count("(a)") > 1 for line in terminal)
@@ -368,8 +371,10 @@ def test_a_protocol_is_shown_next_to_the_number_in_every_report():
 
 def test_mixed_protocols_say_so_and_the_plugins_own_prompt_says_nothing():
     mixed = protocol_card([PROTOCOL, None])
-    [row] = [line for line in render_table(mixed) if line.startswith("reasoning")]
-    assert row.endswith(" (a)")
+    terminal = render_table(mixed)
+    [row] = [line for line in terminal if line.startswith("reasoning")]
+    assert row.endswith(" (b)")  # (a) is the baseline's own protocol, by its name
+    assert f"(b) answers made with another protocol than the plugin's prompt: mixed: {PROTOCOL}; the plugin's prompt" in terminal
     assert f"protocol: mixed: {PROTOCOL}; the plugin's prompt" in render_markdown(mixed)
     plain = Scorecard.build(plan_outcomes(PLAN), [ModelInfo(MODEL), ModelInfo(BASELINE, role="baseline")])
     for text in ("\n".join(render_table(plain)), render_markdown(plain), render_html(plain)):

@@ -179,10 +179,11 @@ def label_space(bars: list[Bar]) -> float:
     return 8 + longest * CHAR_WIDTH * SMALL_FONT + 4
 
 
-def _legend(models: list[ModelInfo], bars: list[Bar], width: float) -> list[list[tuple[float, str, str, str]]]:
-    """Legend rows of (x, kind, text, colour)."""
+def _legend(models: list[ModelInfo], bars: list[Bar], width: float, notes: Notes) -> list[list[tuple[float, str, str, str]]]:
+    """Legend rows of (x, kind, text, colour); a model's protocol is marked after its name."""
     colours = _colours(models)
-    entries = [("baseline" if m.role == "baseline" else "measured", model_header(m), colours[m.name]) for m in models]
+    entries = [("baseline" if m.role == "baseline" else "measured", model_header(m) + notes.mark(m.protocol), colours[m.name])
+               for m in models]
     if any(b.kind == "published" for b in bars):
         entries.append(("published", "published (not measured here)", PUBLISHED_COLOUR))
     rows: list[list[tuple[float, str, str, str]]] = [[]]
@@ -250,9 +251,10 @@ def _bar(bar: Bar, x: float, base: float) -> list[str]:
 def render_svg_chart(scorecard: Scorecard, notes: Notes | None = None) -> str:
     """The grouped bar chart as an ``<svg>`` element (well-formed XML). ``notes`` collects the
     protocol marks its labels use, for the caption."""
+    notes = notes if notes is not None else Notes()
     bars = chart_bars(scorecard, notes)
     groups, width = _layout(bars)
-    legend = _legend(ordered_models(scorecard), bars, width)
+    legend = _legend(ordered_models(scorecard), bars, width, notes)
     first_top = 20.0 + 20.0 * len(legend)
     below = label_space(bars)
     row_height = TITLE_BAND + ROW_TOP + PLOT_HEIGHT + below + ROW_GAP

@@ -94,7 +94,7 @@ class _Cells:
 
 def _table(card: Scorecard, cells: _Cells) -> list[list[str]]:
     models = cells.models
-    rows: list[list[str]] = [["capability", *(model_header(m) for m in models)]]
+    rows: list[list[str]] = [["capability", *(model_header(m) + cells.notes.mark(m.protocol) for m in models)]]
     for cap in capability_names(card):
         rows.append([cap, *cells.row([card.capability(m.name, cap) for m in models], cap)])
     rows.append(["", *("" for _ in models)])
