@@ -1,29 +1,28 @@
-"""Markdown and HTML reports, checked against a realistic scorecard."""
+"""Markdown and HTML reports, checked against a realistic typed scorecard (``Scorecard.build``)."""
 
 from __future__ import annotations
 
 import copy
-import json
 import re
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
-from typing import Any
 
 import pytest
 
 from pytest_llmeval.gate import check_scorecard, parse_thresholds, pin
 from pytest_llmeval.published import published_for
-from pytest_llmeval.reports import render_html, render_markdown
-from pytest_llmeval.reports.html import PLOT_HEIGHT
-from pytest_llmeval.scorecard import Scorecard
+from pytest_llmeval.reports import render_html, render_markdown, render_table
+from pytest_llmeval.reports.chart import PLOT_HEIGHT
+from pytest_llmeval.scorecard import ItemOutcome, ModelInfo, Scorecard
 from pytest_llmeval.stats import format_p, wilson_interval
 
 MODEL = "smollm2-135m-instruct"
 BASELINE = "gpt-3.5-turbo"
 SVG = "{http://www.w3.org/2000/svg}"
+Plan = dict[str, list[tuple[str, str, str | None, int, int, int]]]
 
 # (capability, benchmark, subset-or-None, passed, failed, errors) per model; items are numbered in that order.
-PLAN: dict[str, list[tuple[str, str, str | None, int, int, int]]] = {
+PLAN: Plan = {
     MODEL: [
         ("general", "mmlu", None, 12, 28, 0),
         ("general", "mtbench", None, 3, 17, 0),
@@ -41,21 +40,14 @@ PLAN: dict[str, list[tuple[str, str, str | None, int, int, int]]] = {
         ("long_context", "needle", "8k", 19, 1, 0),
     ],
 }
+MODELS = [ModelInfo(MODEL, "transformers", "transformers (GGUF SmolLM2-135M-Instruct.Q4_1.gguf, cpu, float32, batch 16)"),
+          ModelInfo(BASELINE, "recorded", "recorded outputs (gpt-3.5-turbo-0301)", "baseline")]
 
 
-def _count(items: list[dict[str, Any]]) -> dict[str, Any]:
-    passed = sum(i["outcome"] == "passed" for i in items)
-    failed = sum(i["outcome"] == "failed" for i in items)
-    errors = sum(i["outcome"] == "error" for i in items)
-    n = passed + failed
-    low, high = wilson_interval(passed, n)
-    return {"passed": passed, "failed": failed, "errors": errors, "skipped": 0, "total": n + errors,
-            "score": passed / n if n else None, "ci_low": low if n else None, "ci_high": high if n else None}
-
-
-def build_scorecard(plan: dict[str, list[tuple[str, str, str | None, int, int, int]]]) -> dict[str, Any]:
-    """A scorecard as scorecard.py writes it: counts derived from items, comparisons, published."""
-    items: list[dict[str, Any]] = []
+def plan_outcomes(plan: Plan) -> list[ItemOutcome]:
+    """The items of a plan: per model and benchmark numbered test-0000, test-0001, ... in plan order,
+    so two models with the same plan rows answered the same items."""
+    items = []
     for model, rows in plan.items():
         number: dict[str, int] = {}
         for capability, benchmark, subset, passed, failed, errors in rows:
@@ -63,55 +55,28 @@ def build_scorecard(plan: dict[str, list[tuple[str, str, str | None, int, int, i
                 for _ in range(k):
                     index = number.get(benchmark, 0)
                     number[benchmark] = index + 1
-                    items.append({"model": model, "capability": capability, "benchmark": benchmark,
-                                  "item": f"test-{index:04d}", "subset": subset, "outcome": outcome,
-                                  "answer": "B" if outcome == "passed" else "C", "expected": "B"})
-    models = [
-        {"name": MODEL, "backend": "transformers",
-         "description": "transformers (GGUF SmolLM2-135M-Instruct.Q4_1.gguf, cpu, float32, batch 16)", "role": "candidate"},
-        {"name": BASELINE, "backend": "recorded", "description": "recorded outputs (gpt-3.5-turbo-0301)",
-         "role": "baseline"},
-    ]
-    capabilities, benchmarks = [], []
-    for model in plan:
-        mine = [i for i in items if i["model"] == model]
-        for capability in dict.fromkeys(i["capability"] for i in mine):
-            capabilities.append({"model": model, "capability": capability,
-                                 **_count([i for i in mine if i["capability"] == capability])})
-        for capability, benchmark in dict.fromkeys((i["capability"], i["benchmark"]) for i in mine):
-            group = [i for i in mine if i["benchmark"] == benchmark]
-            subsets = [{"subset": s, **_count([i for i in group if i["subset"] == s])}
-                       for s in dict.fromkeys(i["subset"] for i in group) if s is not None]
-            metrics = {"strict": 0.3, "flexible": 0.35} if benchmark == "gsm8k" and model == MODEL else {}
-            benchmarks.append({"model": model, "capability": capability, "benchmark": benchmark, **_count(group),
-                               "metrics": metrics, "subsets": subsets})
+                    metrics = {"strict": 0.3, "flexible": 0.35} if benchmark == "gsm8k" and model == MODEL else {}
+                    items.append(ItemOutcome(model, capability, benchmark, f"test-{index:04d}", outcome,  # type: ignore[arg-type]
+                                             subset=subset, answer="B" if outcome == "passed" else "C", expected="B",
+                                             metrics=metrics))
+    return items
 
-    card = {
-        "schema": "pytest-llmeval/scorecard/1",
-        "created": "2026-11-25T16:00:00Z",
-        "run": {"pytest_args": ["--llm-suite=capabilities", "--llm-limit=40"], "suite": "capabilities", "limit": 40},
-        "models": models,
-        "capabilities": capabilities,
-        "benchmarks": benchmarks,
-        "items": items,
-        "comparisons": [],
-        "published": [{k: e[k] for k in ("model", "capability", "benchmark", "metric", "value", "source")}
-                      for e in published_for([MODEL, BASELINE], [b["benchmark"] for b in benchmarks])],
-        "gate": None,
-    }
-    card["comparisons"] = Scorecard.from_json(card).to_json()["comparisons"]
-    return card
+
+def build_scorecard(plan: Plan, models: list[ModelInfo] = MODELS) -> Scorecard:
+    """A scorecard as the plugin builds it: from item outcomes, with the published figures."""
+    card = Scorecard.build(plan_outcomes(plan), models, {"suites": ["capabilities"], "limit": 40},
+                           created="2026-11-25T16:00:00Z")
+    return card.with_published(published_for([m.name for m in card.models], sorted({g.benchmark or "" for g in card.benchmarks})))
 
 
 @pytest.fixture
-def scorecard() -> dict[str, Any]:
+def scorecard() -> Scorecard:
     """This run, gated against a pinned earlier run in which reasoning scored higher."""
     card = build_scorecard(PLAN)
     earlier_plan = copy.deepcopy(PLAN)
     earlier_plan[MODEL][2] = ("reasoning", "gsm8k", None, 26, 14, 0)
-    document = pin(Scorecard.from_json(build_scorecard(earlier_plan)))
-    card["gate"] = check_scorecard(parse_thresholds(document, "llm-thresholds.json"), Scorecard.from_json(card)).to_dict()
-    return card
+    document = pin(build_scorecard(earlier_plan))
+    return card.with_gate(check_scorecard(parse_thresholds(document, "llm-thresholds.json"), card).to_dict())
 
 
 def row_of(text: str, first_cell: str) -> list[str]:
@@ -124,11 +89,10 @@ def row_of(text: str, first_cell: str) -> list[str]:
 # --- the fixture itself -------------------------------------------------------------------------
 
 def test_the_example_scorecard_is_consistent(scorecard):
-    json.dumps(scorecard)
-    reasoning = next(r for r in scorecard["capabilities"] if r["model"] == MODEL and r["capability"] == "reasoning")
-    assert (reasoning["passed"], reasoning["failed"], reasoning["errors"], reasoning["score"]) == (14, 24, 2, 14 / 38)
-    assert scorecard["gate"]["passed"] is False
-    assert {(p["model"], p["benchmark"]) for p in scorecard["published"]} == {
+    reasoning = scorecard.capability(MODEL, "reasoning").tally
+    assert (reasoning.passed, reasoning.failed, reasoning.errors, reasoning.score) == (14, 24, 2, 14 / 38)
+    assert scorecard.gate["passed"] is False
+    assert {(p["model"], p["benchmark"]) for p in scorecard.published} == {
         (BASELINE, "mtbench"), (BASELINE, "mmlu"), (BASELINE, "gsm8k"), (BASELINE, "truthfulqa")}
 
 
@@ -153,40 +117,42 @@ def test_markdown_capability_table(scorecard):
     reasoning = row_of(text, "reasoning")
     low, high = wilson_interval(14, 38)
     assert reasoning[1] == f"0.368 ({low:.2f} to {high:.2f})<br>14/38 passed, 2 errored"
-    assert reasoning[2].startswith("0.550 (")
-    # 38 paired items: the model is right on 14, the baseline on 22 of the same 38 ids.
+    # The model scored 38 of its 40 items (2 errored): the baseline's column stands on those 38 only,
+    # where it is right on 22 (its own 40 items would say 22/40 = 0.550).
+    low, high = wilson_interval(22, 38)
+    assert reasoning[2] == (f"0.579 ({low:.2f} to {high:.2f})<br>22/38 passed on the 38 paired items that {MODEL} "
+                            "also answered")
     assert reasoning[3].startswith("-21.1 points, p = ")
     assert "McNemar exact, 38 paired items" in reasoning[3]
-    verdict = next(v for v in scorecard["gate"]["verdicts"] if v["name"] == f"{MODEL}::reasoning")
+    [verdict] = [v for v in scorecard.gate["verdicts"] if v["name"] == f"{MODEL}::reasoning"]
     assert reasoning[4] == f"❌ {MODEL}: fail, p = {format_p(verdict['p_value'])}"
     assert reasoning[5] == f"{BASELINE}: GSM8K 5-shot accuracy 0.571 [GPT-4 Tech Report Table 2]"
     general = row_of(text, "general")
     assert f"{BASELINE}: MT-Bench GPT-4-judged score /10 7.94/10 [LMSYS Chatbot Arena leaderboard (MT-Bench)]" in general[5]
     assert row_of(text, "long_context")[5] == "—"
+    # Where both answered the same items, the baseline's column is its own tally.
+    assert row_of(text, "hallucination")[2] == "0.475 ({:.2f} to {:.2f})<br>19/40 passed".format(*wilson_interval(19, 40))
 
 
 def test_markdown_benchmark_and_subset_tables(scorecard):
     text = render_markdown(scorecard)
     gsm8k = row_of(text, "gsm8k")
     assert gsm8k[1] == "reasoning"
-    assert gsm8k[2].endswith("<br>strict 0.300 · flexible 0.350")
+    assert gsm8k[2].endswith("<br>flexible 0.350 · strict 0.300")
     needle_rows = [line for line in text.splitlines() if line.startswith("| needle |")]
     assert len(needle_rows) == 3  # the benchmark row, then one per subset
     assert needle_rows[1].startswith("| needle | 4k | 0.750 (")
 
 
 def test_markdown_without_gate_says_how_to_pin(scorecard):
-    scorecard["gate"] = None
-    text = render_markdown(scorecard)
+    text = render_markdown(scorecard.with_gate(None))
     assert "**Gate: no thresholds. Pin this run with `pytest --llm-pin --llm-thresholds=llm-thresholds.json`" in text
     assert "| gate |" not in text
 
 
 def test_markdown_escapes_what_would_break_a_table():
     plan = {"evil|<b>model</b>": [("cap|x", "bench<i>", None, 1, 1, 0)]}
-    card = build_scorecard({**plan, BASELINE: [("cap|x", "bench<i>", None, 2, 0, 0)]})
-    card["comparisons"] = []
-    text = render_markdown(card)
+    text = render_markdown(build_scorecard({**plan, BASELINE: [("cap|x", "bench<i>", None, 2, 0, 0)]}))
     assert "<b>" not in text and "<i>" not in text
     assert "| cap\\|x |" in text
     assert "evil\\|&lt;b&gt;model&lt;/b&gt;" in text
@@ -232,18 +198,22 @@ def test_html_chart_has_one_bar_per_model_and_published_figure(scorecard):
     assert drawn == [
         ("general", "measured", MODEL, None), ("general", "baseline", BASELINE, None),
         ("general", "published", BASELINE, "mmlu"),  # MT-Bench (/10) is not on this axis
-        ("reasoning", "measured", MODEL, None), ("reasoning", "baseline", BASELINE, None),
-        ("reasoning", "published", BASELINE, "gsm8k"),
         ("hallucination", "measured", MODEL, None), ("hallucination", "baseline", BASELINE, None),
         ("hallucination", "published", BASELINE, "truthfulqa"),
         ("long_context", "measured", MODEL, None), ("long_context", "baseline", BASELINE, None),
+        ("reasoning", "measured", MODEL, None), ("reasoning", "baseline", BASELINE, None),
+        ("reasoning", "published", BASELINE, "gsm8k"),
     ]
 
 
 def test_html_bar_heights_are_the_scores(scorecard):
     svg = svg_of(render_html(scorecard))
-    expected = {(r["capability"], r["model"]): r["score"] for r in scorecard["capabilities"]}
-    expected.update({(p["capability"], f"published {p['benchmark']}"): p["value"] for p in scorecard["published"]})
+    expected = {(g.capability, g.model): g.tally.score for g in scorecard.capabilities if g.model == MODEL}
+    # The baseline on the items the model scored: all of them, but in reasoning the 38 of 40 the
+    # model did not error on, of which the baseline got the first 22 right.
+    expected.update({("general", BASELINE): 41 / 60, ("reasoning", BASELINE): 22 / 38,
+                     ("hallucination", BASELINE): 19 / 40, ("long_context", BASELINE): 39 / 40})
+    expected.update({(p["capability"], f"published {p['benchmark']}"): p["value"] for p in scorecard.published})
     bottoms = set()
     for bar in bars(svg):
         key_model = f"published {bar.get('data-benchmark')}" if bar.get("data-kind") == "published" else bar.get("data-model")
@@ -255,6 +225,8 @@ def test_html_bar_heights_are_the_scores(scorecard):
     assert len(bottoms) == 1, "every bar stands on the same axis"
     reasoning = next(b for b in bars(svg) if b.get("data-capability") == "reasoning" and b.get("data-model") == MODEL)
     assert float(reasoning.get("height")) == pytest.approx(14 / 38 * PLOT_HEIGHT, abs=0.006)
+    paired = next(b for b in bars(svg) if b.get("data-capability") == "reasoning" and b.get("data-kind") == "baseline")
+    assert paired.get("data-paired") == "38"
 
 
 def test_html_published_bars_are_drawn_and_labelled_as_published(scorecard):
@@ -268,7 +240,7 @@ def test_html_published_bars_are_drawn_and_labelled_as_published(scorecard):
     gsm8k = next(b for b in published if b.get("data-benchmark") == "gsm8k")
     assert gsm8k.find(f"{SVG}title").text.endswith("GSM8K 5-shot accuracy 0.571 [GPT-4 Tech Report Table 2]")
     labels = [t.text for t in svg.iter(f"{SVG}text") if t.get("class") == "bar-label" and t.get("data-kind") == "published"]
-    assert labels == [f"published {BASELINE} mmlu", f"published {BASELINE} gsm8k", f"published {BASELINE} truthfulqa"]
+    assert labels == [f"published {BASELINE} mmlu", f"published {BASELINE} truthfulqa", f"published {BASELINE} gsm8k"]
     legend = [g for g in svg.iter(f"{SVG}g") if g.get("class") == "legend"]
     assert [g.get("data-kind") for g in legend] == ["measured", "baseline", "published"]
     assert legend[-1].find(f"{SVG}text").text == "published (not measured here)"
@@ -281,7 +253,7 @@ def test_html_whiskers_show_the_confidence_interval(scorecard):
     whiskers = [g for g in svg.iter(f"{SVG}g") if g.get("class") == "ci"]
     assert len(whiskers) == 8  # one per measured bar, none on published figures
     low, high = wilson_interval(14, 38)
-    reasoning = [g for g in whiskers if g.get("data-model") == MODEL][1]
+    [reasoning] = [g for g in whiskers if g.get("data-model") == MODEL and g.get("data-capability") == "reasoning"]
     assert (float(reasoning.get("data-low")), float(reasoning.get("data-high"))) == pytest.approx((low, high), abs=1e-4)
     vertical = reasoning.find(f"{SVG}line")
     span = float(vertical.get("y1")) - float(vertical.get("y2"))
@@ -357,3 +329,70 @@ def test_published_figures_follow_the_corrections_in_the_reference():
     assert published_for(["llama-2-70b-chat"], ["mmlu", "gsm8k", "humaneval"]) == []
     [mt] = published_for(["llama-2-70b-chat"], ["mtbench"])
     assert (mt["value"], mt["metric"]) == (6.86, "MT-Bench GPT-4-judged score /10")
+
+
+# --- protocols and cut-off replies, in every report -----------------------------------------------
+
+PROTOCOL = "recorded, 8-shot chain of thought"
+
+
+def protocol_card(baseline_protocols: list[str | None], truncated: int = 0) -> Scorecard:
+    """GSM8K: the model on 10 items (``truncated`` of its failures cut off), the baseline on the
+    same 10, its answers made with the given protocols in turn."""
+    items = [ItemOutcome(MODEL, "reasoning", "gsm8k", f"g{i}", "passed" if i < 4 else "failed", truncated=i >= 10 - truncated)
+             for i in range(10)]
+    items += [ItemOutcome(BASELINE, "reasoning", "gsm8k", f"g{i}", "passed" if i < 8 else "failed",
+                          protocol=baseline_protocols[i % len(baseline_protocols)]) for i in range(10)]
+    models = [ModelInfo(MODEL), ModelInfo(BASELINE, "recorded", "recorded outputs", "baseline", protocol=PROTOCOL)]
+    return Scorecard.build(items, models, created="2026-11-30T12:00:00Z")
+
+
+def test_a_protocol_is_shown_next_to_the_number_in_every_report():
+    card = protocol_card([PROTOCOL])
+    terminal = render_table(card)
+    assert terminal[0].endswith(f"{BASELINE} (baseline) (a)")  # the model's protocol, by its name
+    [row] = [line for line in terminal if line.startswith("reasoning")]
+    assert row.endswith("0.800 [0.49-0.94] 8/10 (a)")
+    assert f"(a) answers made with another protocol than the plugin's prompt: {PROTOCOL}" in terminal
+    markdown = render_markdown(card)
+    assert row_of(markdown, "reasoning")[2] == "0.800 (0.49 to 0.94)<br>8/10 passed<br>protocol: " + PROTOCOL
+    assert f"- **{BASELINE}** (baseline): recorded outputs; protocol: {PROTOCOL}" in markdown
+    page = render_html(card)
+    assert "8/10 passed<br>protocol: recorded, 8-shot chain of thought</td>" in page
+    svg = svg_of(page)
+    labels = [t.text for t in svg.iter(f"{SVG}text") if t.get("data-kind") == "baseline"]
+    assert labels == [f"{BASELINE} (baseline) (a)"]
+    legend = [g.find(f"{SVG}text").text for g in svg.iter(f"{SVG}g") if g.get("class") == "legend"]
+    assert legend == [MODEL, f"{BASELINE} (baseline) (a)"]
+    assert f"(a) answers made with another protocol than the plugin&#x27;s prompt: {PROTOCOL}</figcaption>" in page
+    # The model's own answers carry no mark.
+    assert not any(line.startswith("reasoning") and line.count("(a)") > 1 for line in terminal)
+
+
+def test_mixed_protocols_say_so_and_the_plugins_own_prompt_says_nothing():
+    mixed = protocol_card([PROTOCOL, None])
+    terminal = render_table(mixed)
+    [row] = [line for line in terminal if line.startswith("reasoning")]
+    assert row.endswith(" (b)")  # (a) is the baseline's own protocol, by its name
+    assert f"(b) answers made with another protocol than the plugin's prompt: mixed: {PROTOCOL}; the plugin's prompt" in terminal
+    assert f"protocol: mixed: {PROTOCOL}; the plugin's prompt" in render_markdown(mixed)
+    plain = Scorecard.build(plan_outcomes(PLAN), [ModelInfo(MODEL), ModelInfo(BASELINE, role="baseline")])
+    for text in ("\n".join(render_table(plain)), render_markdown(plain), render_html(plain)):
+        assert "protocol" not in text and "(a)" not in text
+
+
+def test_replies_cut_off_by_the_token_limit_are_counted_where_there_are_any():
+    card = protocol_card([None], truncated=3)
+    [row] = [line for line in render_table(card) if line.startswith("reasoning")]
+    assert re.split(r"\s{2,}", row)[1] == "0.400 [0.17-0.69] 4/10 (3 cut off)"
+    assert row_of(render_markdown(card), "reasoning")[1].endswith("4/10 passed, 3 cut off")
+    assert "4/10 passed, 3 cut off" in render_html(card)
+    for text in ("\n".join(render_table(protocol_card([None]))), render_markdown(protocol_card([None]))):
+        assert "cut off" not in text
+
+
+def test_the_renderers_read_a_scorecard_document_too(scorecard):
+    document = scorecard.to_json()
+    assert render_markdown(document) == render_markdown(scorecard)
+    assert render_html(document) == render_html(scorecard)
+    assert render_table(document) == render_table(scorecard)

