@@ -265,9 +265,10 @@ def test_a_verdict_recorded_as_unparseable_makes_an_error(alpaca_items: list[Ite
 # -- MT-Bench ----------------------------------------------------------------------------------
 
 
-def test_mtbench_has_80_first_turn_items_with_references_where_upstream_grades_against_one(mt_items: list[Item]) -> None:
+def test_mtbench_has_80_two_turn_items_with_references_where_upstream_grades_against_one(mt_items: list[Item]) -> None:
     assert len(mt_items) == 80
     assert mt_items[0].id == "q081"
+    assert all(item.followups == (item.row["turns"][1],) for item in mt_items)
     by_category: dict[str | None, int] = {}
     for item in mt_items:
         by_category[item.subset] = by_category.get(item.subset, 0) + 1
@@ -360,3 +361,31 @@ def test_mtbench_threshold_is_a_parameter_and_must_be_on_the_scale() -> None:
     with pytest.raises(ValueError, match="1-10"):
         RatingJudge(threshold=0)
     assert PairwiseJudge().judge_format == "alpaca_eval_gpt4"
+
+
+def test_the_second_turn_is_judged_in_the_context_of_the_whole_conversation(mt_items: list[Item]) -> None:
+    writing = next(i for i in mt_items if i.subset == "writing")
+    first, second = judged(writing).judge_requests(writing, [Response(text="A1 text"), Response(text="A2 text")])
+    assert first == judged(writing).judge_request(writing, Response(text="A1 text"))
+    assert second is not None
+    user = second.messages[1].content
+    q1, q2 = writing.row["turns"]
+    assert f"### User:\n{q1}\n\n### Assistant A:\nA1 text\n\n### User:\n{q2}\n\n### Assistant A:\nA2 text" in user
+    assert "Reference answer" not in user
+    math = next(i for i in mt_items if i.subset == "math")
+    _, math_second = judged(math).judge_requests(math, [Response(text="1"), Response(text="2")])
+    assert math_second is not None
+    ref1, ref2 = math.row["reference"]
+    assert f"### Reference answer:\n{ref1}" in math_second.messages[1].content
+    assert f"### Reference answer:\n{ref2}" in math_second.messages[1].content
+
+
+def test_an_items_rating_is_the_mean_of_its_turns(mt_items: list[Item]) -> None:
+    item = mt_items[0]
+    score = judged(item).score_with_verdicts(item, [Response(text="a"), Response(text="b")],
+                                            [Response(text="Rating: [[9]]"), Response(text="Rating: [[6]]")])
+    assert score.metrics == {"rating": 7.5, "rating_turn1": 9.0, "rating_turn2": 6.0}
+    assert score.passed is False and score.answer == "rated 7.5/10 (turns: 9, 6)"
+    with pytest.raises(VerdictError, match="turn 2"):
+        judged(item).score_with_verdicts(item, [Response(text="a"), Response(text="b")],
+                                         [Response(text="Rating: [[9]]"), Response(error="HTTP 500")])

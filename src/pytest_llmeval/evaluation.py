@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from .backends.recorded import judge_formats
 from .benchmarks.base import Item
 from .models import JUDGE, Models
 from .options import RunOptions
@@ -102,9 +103,15 @@ class Evaluator:
             if judge is None:
                 return f"needs a judge model: {self.models.judge_note}; set --llm-judge"
             spec = self.models.spec(model)
-            if judge.scheme == "recorded" and (spec is None or spec.scheme != "recorded"):
-                return (f"needs a live judge: the recorded {judge.target} verdicts cover only the recorded models' "
-                        f"outputs ({self.models.judge_note}); set --llm-judge and an API key or --llm-base-url")
+            if judge.scheme == "recorded":
+                formats = judge_formats(judge.target)
+                if formats is not None and item.benchmark.scorer.judge_format not in formats:
+                    return (f"needs a live judge: the recorded {judge.target} verdicts are not {item.benchmark.name}'s "
+                            f"({self.models.judge_note}); set --llm-judge with an API key or --llm-judge-base-url")
+                if spec is None or spec.scheme != "recorded":
+                    return (f"needs a live judge: the recorded {judge.target} verdicts cover only the recorded models' "
+                            f"outputs ({self.models.judge_note}); set --llm-judge with an API key or "
+                            "--llm-judge-base-url")
         return None
 
     def evaluate(self, model: str, item: Item) -> Evaluation:
@@ -119,32 +126,67 @@ class Evaluator:
     def answer(self, model: str, item: Item, index: int = 0) -> tuple[Request, Response]:
         """The request asked for one sample of an item and its response, normalised: ``text`` is
         the final answer, the reasoning trace apart (every scorer and judge reads this)."""
-        request, response = self.models.engine.answer(model, item.sample(index))
+        return self._normalised(self.models.engine.answer(model, item.sample(index)))
+
+    def _normalised(self, answered: tuple[Request, Response]) -> tuple[Request, Response]:
+        request, response = answered
         return request, normalize(response, self.options.reasoning_tags) if response.ok else response
 
+    def conversation(self, model: str, item: Item, index: int = 0,
+                     upto: int | None = None) -> tuple[list[tuple[Request, Response]], Request | None]:
+        """Each turn of one sample's conversation, answered, as far as the answers go (a turn that
+        failed ends it); and the request of the next turn when ``upto`` (a turn number, 0-based)
+        stops the walk before answering it. Later turns carry the model's own earlier answers
+        (their final answers, without a reasoning trace)."""
+        turns = [self.answer(model, item, index)]
+        for number, question in enumerate(item.followups, start=1):
+            request, response = turns[-1]
+            if not response.ok or not request.messages:
+                break
+            following = request.continued(response.text, question)
+            if number == upto:
+                return turns, following
+            turns.append(self._normalised(self.models.engine.answer(model, [following])))
+        return turns, None
+
     def evaluate_sample(self, model: str, item: Item, index: int) -> Evaluation:
-        """Answer and score one sample of an item."""
-        engine = self.models.engine
-        request, response = self.answer(model, item, index)
-        unusable = _unusable(request, response, response, model)
-        if unusable is not None:
-            return unusable
+        """Answer and score one sample of an item (every turn of a multi-turn item)."""
+        turns, _ = self.conversation(model, item, index)
+        request, response = turns[-1]
+        for _, answered in turns:
+            unusable = _unusable(request, response, answered, model)
+            if unusable is not None:
+                return unusable
+        if len(turns) <= len(item.followups):
+            return Evaluation(request, response, error=f"{model}: the conversation ended before its last turn")
         scorer = item.benchmark.scorer
         if not is_judged(scorer):
             return Evaluation(request, response, item.score(response))
-        judge_request = scorer.judge_request(item, response)
-        if judge_request is None:
-            return Evaluation(request, response, scorer.score_with_verdict(item, response, None))
+        responses = [answered for _, answered in turns]
+        asked = scorer.judge_requests(item, responses)
         judge = self.models.judge
-        assert judge is not None  # why_skipped said so
-        verdict = engine.answer(JUDGE, [judge_request])[1]
-        unusable = _unusable(request, response, verdict, f"judge {judge.name}")
-        if unusable is not None:
-            return unusable
+        verdicts: list[Response | None] = []
+        for judge_request in asked:
+            if judge_request is None:
+                verdicts.append(None)
+                continue
+            assert judge is not None  # why_skipped said so
+            verdict = self.models.engine.answer(JUDGE, [judge_request])[1]
+            unusable = _unusable(request, response, verdict, f"judge {judge.name}")
+            if unusable is not None:
+                return unusable
+            verdicts.append(verdict)
         try:
-            return Evaluation(request, response, scorer.score_with_verdict(item, response, verdict))
+            return Evaluation(request, response, scorer.score_with_verdicts(item, responses, verdicts))
         except VerdictError as exc:
-            return Evaluation(request, response, error=f"judge {judge.name} gave no usable verdict: {exc}")
+            name = judge.name if judge is not None else "judge"
+            return Evaluation(request, response, error=f"judge {name} gave no usable verdict: {exc}")
+
+    def next_turns(self, model: str, item: Item, turn: int) -> list[Request]:
+        """The requests of turn ``turn`` (1 is the second) of the item's samples whose earlier
+        turns are answered: what to answer ahead of the tests, stage by stage."""
+        return [following for index in range(self.options.repeats)
+                if (following := self.conversation(model, item, index, upto=turn)[1]) is not None]
 
     def judge_requests(self, model: str, item: Item) -> list[Request]:
         """The judge's requests for a judged item's samples whose answers are already known."""
@@ -153,10 +195,9 @@ class Evaluator:
             return []
         found = []
         for index in range(self.options.repeats):
-            response = self.answer(model, item, index)[1]
-            request = scorer.judge_request(item, response) if response.ok else None
-            if request is not None:
-                found.append(request)
+            turns, _ = self.conversation(model, item, index)
+            if len(turns) > len(item.followups) and all(r.ok for _, r in turns):
+                found += [r for r in scorer.judge_requests(item, [r for _, r in turns]) if r is not None]
         return found
 
     def outcome(self, model: str, item: Item) -> ItemOutcome:

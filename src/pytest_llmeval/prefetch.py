@@ -82,6 +82,9 @@ class PrefetchPlugin:
         engine = self.models.engine
         repeats = range(self.evaluator.options.repeats)
         engine.prefetch([(model, item.sample(k)) for model, item in wanted for k in repeats], worker, workers)
+        for turn in range(1, 1 + max((len(item.followups) for _, item in wanted), default=0)):
+            engine.prefetch([(model, (request,)) for model, item in wanted if len(item.followups) >= turn
+                             for request in self.evaluator.next_turns(model, item, turn)], worker, workers)
         judge_requests = [(JUDGE, (request,)) for model, item in wanted
                           for request in self.evaluator.judge_requests(model, item)]
         if judge_requests and self.models.judge is not None:

@@ -9,7 +9,7 @@ answer returns one with ``error`` set instead of raising, so one bad item never 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 RequestKind = Literal["generate", "loglikelihood"]
@@ -72,6 +72,16 @@ class Request:
                 "choices": list(self.choices), "max_tokens": self.max_tokens, "temperature": self.temperature,
                 "stop": list(self.stop), "tools_json": self.tools_json, "top_p": self.top_p, "seed": self.seed,
                 "sample": self.sample, "item": self.item}
+
+    def continued(self, answer: str, question: str) -> Request:
+        """The next turn of a chat: this request's messages, the model's ``answer`` to them, and
+        the user's next ``question``; every other field (generation settings, item, sample) kept.
+
+        Raises ValueError for a plain-completion request (it has no turns).
+        """
+        if not self.messages:
+            raise ValueError("only a chat request (with messages) has a next turn")
+        return replace(self, messages=(*self.messages, Message("assistant", answer), Message("user", question)))
 
     def text(self) -> str:
         """The prompt as a person would read it (for failure reports)."""

@@ -58,6 +58,9 @@ class Item:
     capability: str = ""
     #: Where the row came from, for messages ("capitals.jsonl, line 7").
     origin: str = ""
+    #: The user's later turns of a multi-turn item (MT-Bench's second question), asked each with
+    #: the model's own earlier answers in the conversation.
+    followups: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -70,7 +73,8 @@ class Item:
         compares an item only while this is unchanged. Generation settings count; the item's
         own name and sample index do not."""
         asked = [{k: v for k, v in r.identity().items() if k not in ("item", "sample")} for r in self.requests]
-        blob = json.dumps({"asked": asked, "expected": as_text(self.target)}, sort_keys=True, ensure_ascii=False,
+        blob = json.dumps({"asked": asked, "followups": list(self.followups), "expected": as_text(self.target)},
+                          sort_keys=True, ensure_ascii=False,
                           default=str)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
@@ -248,7 +252,7 @@ class Benchmark:
         except Exception as exc:
             raise DatasetError(source, f"item {item_id} could not be made from its row: {type(exc).__name__}: {exc}",
                                line=line) from None
-        return Item(self, item_id, requests, target, row, self.subset(row), capability, origin)
+        return Item(self, item_id, requests, target, row, self.subset(row), capability, origin, self.followups(row))
 
     def capability_of(self, row: Row) -> str:
         """The capability one row counts under."""
@@ -265,6 +269,11 @@ class Benchmark:
     def subset(self, row: Row) -> str | None:
         """The row's subset for the scorecard; none by default."""
         return None
+
+    def followups(self, row: Row) -> tuple[str, ...]:
+        """The user's later turns for a multi-turn item (none by default): each is asked after
+        the model's answer to the turns before it, in one conversation."""
+        return ()
 
     def messages(self, row: Row) -> tuple[Message, ...]:
         prompt = self.prompt(row) if callable(self.prompt) else _format(self.prompt, row)

@@ -1,15 +1,13 @@
-"""MT-Bench (general): 80 questions in 8 categories, the first turn graded 1-10 by a judge.
+"""MT-Bench (general): 80 two-turn questions in 8 categories, each turn graded 1-10 by a judge.
 
-The judge (``--llm-judge``, GPT-4 by default) receives MT-Bench's published single-answer
-prompt: ``single-math-v1`` with GPT-4's reference answer for math, reasoning and coding,
-``single-v1`` otherwise. An item passes at a rating of 8 or more; the benchmark's ``rating``
-metric is the mean rating, the first-turn MT-Bench score.
-
-Only the first turn is asked: the second turn's prompt contains the model's own first answer,
-so it cannot be built before the model has answered. Published MT-Bench scores average both
-turns; compare the ``rating`` metric with published first-turn figures.
+As FastChat runs it: the first question is asked; the second is asked in the same conversation,
+after the model's own first answer; the judge (``--llm-judge``, GPT-4 by default) rates each
+turn with MT-Bench's published single-answer prompts (``single-v1`` / ``single-v1-multi-turn``,
+and with GPT-4's reference answers ``single-math-v1`` / ``single-math-v1-multi-turn`` for math,
+reasoning and coding). An item's rating is the mean of its two turns; it passes at 8 or more.
+The benchmark's ``rating`` metric is the MT-Bench score (the mean over items and turns), with
+``rating_turn1`` and ``rating_turn2`` beside it, comparable with published MT-Bench figures.
 """
-
 from __future__ import annotations
 
 from pathlib import Path
@@ -38,7 +36,7 @@ def _first_turn(row: Row) -> str:
 
 
 class MTBench(Benchmark):
-    """MT-Bench's 80 questions, first turn only, grouped by category; ids like ``q081``."""
+    """MT-Bench's 80 two-turn questions, grouped by category; ids like ``q081``."""
 
     def __init__(self, threshold: float = PASS_RATING) -> None:
         super().__init__(
@@ -51,7 +49,7 @@ class MTBench(Benchmark):
             # FastChat generates MT-Bench answers with up to 1024 new tokens.
             max_tokens=1024,
             id_field="item_id",
-            description="MT-Bench first turn, single-answer grading 1-10 by --llm-judge",
+            description="MT-Bench, both turns, single-answer grading 1-10 by --llm-judge",
         )
 
     def rows(self, base_dir: Path | None = None) -> list[Row]:
@@ -62,6 +60,9 @@ class MTBench(Benchmark):
 
     def subset(self, row: Row) -> str | None:
         return str(row.get("category") or "") or None
+
+    def followups(self, row: Row) -> tuple[str, ...]:
+        return tuple(str(turn) for turn in row["turns"][1:])
 
 
 def benchmarks() -> list[Benchmark]:

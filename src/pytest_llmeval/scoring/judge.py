@@ -2,24 +2,25 @@
 
 A judged item is scored in two stages, so that the engine can batch and cache both:
 
-1. the candidate model answers the item's request (as for any benchmark);
-2. ``scorer.judge_request(item, response)`` fills the published judge prompt with the item
-   and that answer; the engine sends it to the judge backend (``--llm-judge``, cached like
-   any request), then ``scorer.score_with_verdict(item, response, judge_response)`` parses
-   the judge's verdict into a :class:`~pytest_llmeval.scoring.base.Score`.
+1. the candidate model answers the item's request (every turn of a multi-turn item, each with
+   its own earlier answers in the conversation), as for any benchmark;
+2. ``scorer.judge_requests(item, responses)`` fills the published judge prompts with the item
+   and those answers (MT-Bench: one prompt per turn); the engine sends them to the judge
+   backend (``--llm-judge``, cached like any request), then
+   ``scorer.score_with_verdicts(item, responses, verdicts)`` parses the judge's verdicts into a
+   :class:`~pytest_llmeval.scoring.base.Score`.
 
-``judge_request`` may return None: the verdict is known without asking (AlpacaEval scores an
-output identical to the reference as a draw without calling the judge, and so does this).
-``score_with_verdict`` then receives None. A reply with no verdict in the asked-for format
-raises :class:`VerdictError`: that is an errored item, not a wrong answer.
+A judge request may be None: the verdict is known without asking (AlpacaEval scores an output
+identical to the reference as a draw without calling the judge, and so does this); its verdict
+is then None. A reply with no verdict in the asked-for format raises :class:`VerdictError`:
+that is an errored item, not a wrong answer.
 
 Example (what the engine does, in miniature)::
 
-    judge_req = scorer.judge_request(item, response)
-    verdict = None if judge_req is None else next(judge.run([judge_req], progress))[1]
-    score = scorer.score_with_verdict(item, response, verdict)
+    asked = scorer.judge_requests(item, [response])
+    verdicts = [None if r is None else next(judge.run([r], progress))[1] for r in asked]
+    score = scorer.score_with_verdicts(item, [response], verdicts)
 """
-
 from __future__ import annotations
 
 import ast
@@ -27,6 +28,7 @@ import gzip
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol, TypeGuard, runtime_checkable
 
@@ -52,39 +54,62 @@ class JudgeRequired(RuntimeError):
 
 @runtime_checkable
 class JudgedScorer(Protocol):
-    """A scorer that needs a judge model's verdict (see the module docstring for the flow)."""
+    """A scorer that needs a judge model's verdicts (see the module docstring for the flow).
+
+    ``responses`` are the model's answers, one per turn of the item's conversation (one for a
+    single-turn item); ``judge_requests`` returns what to ask the judge, one request per verdict
+    needed (None where the verdict is known without asking), and ``score_with_verdicts`` gets the
+    judge's replies in the same order (None for those not asked).
+    """
 
     #: Names the judge prompt and verdict format ("alpaca_eval_gpt4", "mtbench_single").
     judge_format: str
 
-    def judge_request(self, item: Item, response: Response) -> Request | None:
-        """The judge prompt for this item and answer, or None when no judge is needed."""
+    def judge_requests(self, item: Item, responses: Sequence[Response]) -> tuple[Request | None, ...]:
+        """The judge prompts for this item's answers."""
         ...
 
-    def score_with_verdict(self, item: Item, response: Response, judge_response: Response | None) -> Score:
-        """The item's score from the judge's reply (None when ``judge_request`` returned None)."""
+    def score_with_verdicts(self, item: Item, responses: Sequence[Response],
+                            verdicts: Sequence[Response | None]) -> Score:
+        """The item's score from the judge's replies."""
         ...
 
     def __call__(self, item: Item, response: Response) -> Score: ...
 
 
 def is_judged(scorer: object) -> TypeGuard[JudgedScorer]:
-    """Whether ``scorer`` needs the two-stage judge flow.
+    """Whether ``scorer`` needs the judge's stage.
 
     The same test as ``isinstance(scorer, JudgedScorer)``, without the cost of a runtime
     protocol check: it runs for every item of every run.
     """
-    return callable(getattr(scorer, "judge_request", None)) and callable(getattr(scorer, "score_with_verdict", None))
+    return callable(getattr(scorer, "judge_requests", None)) and callable(getattr(scorer, "score_with_verdicts", None))
 
 
 class _JudgedBase:
+    """A judge that gives one verdict on the last answer; subclasses write ``judge_request`` and
+    ``score_with_verdict``, the single-verdict forms."""
+
     judge_format = ""
 
     def __call__(self, item: Item, response: Response) -> Score:
         raise JudgeRequired(
-            f"{item.benchmark.name} is scored by a judge model: call judge_request() and "
-            "score_with_verdict() (the engine does this when --llm-judge is set)"
+            f"{item.benchmark.name} is scored by a judge model: call judge_requests() and "
+            "score_with_verdicts() (the engine does this when --llm-judge is set)"
         )
+
+    def judge_request(self, item: Item, response: Response) -> Request | None:
+        raise NotImplementedError
+
+    def score_with_verdict(self, item: Item, response: Response, judge_response: Response | None) -> Score:
+        raise NotImplementedError
+
+    def judge_requests(self, item: Item, responses: Sequence[Response]) -> tuple[Request | None, ...]:
+        return (self.judge_request(item, responses[-1]),)
+
+    def score_with_verdicts(self, item: Item, responses: Sequence[Response],
+                            verdicts: Sequence[Response | None]) -> Score:
+        return self.score_with_verdict(item, responses[-1], verdicts[0])
 
 
 # -- AlpacaEval 1.0 ------------------------------------------------------------------------------
@@ -289,12 +314,14 @@ def _quoted(text: str, index: int, token: str, answer: str | None) -> bool:
 
 
 class RatingJudge(_JudgedBase):
-    """MT-Bench single-answer grading: the judge rates the answer 1-10; pass at ``threshold``.
+    """MT-Bench single-answer grading, turn by turn, as FastChat does: the judge rates each turn's
+    answer 1-10 (turn 2 seen in the context of the whole conversation); the item's rating is the
+    mean over its turns, and it passes at ``threshold``.
 
-    The item's ``row`` holds ``turns`` (the questions) and ``category``; its ``target`` is
-    GPT-4's reference answer for math, reasoning and coding (else None). Only the first turn is
-    graded. ``metrics["rating"]`` is the judge's rating, so its mean is the (first-turn)
-    MT-Bench score.
+    The item's ``row`` holds ``turns`` (the questions), ``category`` and, for math, reasoning and
+    coding, ``reference`` (GPT-4's reference answer per turn). ``metrics["rating"]`` is the
+    item's mean rating (its mean over items is the MT-Bench score), ``rating_turn1`` and
+    ``rating_turn2`` each turn's.
     """
 
     judge_format = "mtbench_single"
@@ -305,14 +332,61 @@ class RatingJudge(_JudgedBase):
         self.threshold = threshold
 
     def judge_request(self, item: Item, response: Response) -> Request:
-        reference = item.target if item.row.get("category") in MTBENCH_REFERENCE_CATEGORIES else None
-        return mtbench_judge_request(str(item.row["turns"][0]), response.text, reference)
+        """The first turn's judge prompt (a single-turn item's only one)."""
+        return self.judge_requests(item, [response])[0]
+
+    def judge_requests(self, item: Item, responses: Sequence[Response]) -> tuple[Request, ...]:
+        questions = [str(q) for q in item.row["turns"]]
+        references = mtbench_references(item)
+        answers = [r.text for r in responses]
+        requests = [mtbench_judge_request(questions[0], answers[0], references[0] if references else None)]
+        if len(answers) > 1:
+            requests.append(mtbench_second_turn_judge_request(questions[:2], answers[:2], references))
+        return tuple(requests)
 
     def score_with_verdict(self, item: Item, response: Response, judge_response: Response | None) -> Score:
-        if judge_response is None:
-            raise VerdictError("MT-Bench always needs the judge's reply")
-        if judge_response.error:
-            raise VerdictError(f"the judge could not answer: {judge_response.error}")
-        rating = parse_rating(judge_response.text, response.text)
-        return Score(rating >= self.threshold, f"rated {rating:g}/10", f"a rating of at least {self.threshold:g}/10",
-                     {"rating": rating}, f"judge's reply: {judge_response.text.strip()}")
+        return self.score_with_verdicts(item, [response], [judge_response])
+
+    def score_with_verdicts(self, item: Item, responses: Sequence[Response],
+                            verdicts: Sequence[Response | None]) -> Score:
+        ratings = []
+        for turn, (response, verdict) in enumerate(zip(responses, verdicts, strict=True), start=1):
+            if verdict is None:
+                raise VerdictError("MT-Bench always needs the judge's reply")
+            if verdict.error:
+                raise VerdictError(f"the judge could not answer turn {turn}: {verdict.error}")
+            ratings.append(parse_rating(verdict.text, response.text))
+        rating = sum(ratings) / len(ratings)
+        shown = f"rated {rating:g}/10" + (f" (turns: {', '.join(f'{r:g}' for r in ratings)})" if len(ratings) > 1 else "")
+        metrics = {"rating": rating}
+        if len(ratings) > 1:
+            metrics.update({f"rating_turn{i}": r for i, r in enumerate(ratings, start=1)})
+        replies = "\n\n".join(f"judge's reply on turn {i}: {v.text.strip()}" for i, v in enumerate(verdicts, start=1)
+                               if v is not None)
+        return Score(rating >= self.threshold, shown, f"a rating of at least {self.threshold:g}/10", metrics, replies)
+
+
+def mtbench_references(item: Item) -> list[str]:
+    """GPT-4's reference answers for the item's turns (math, reasoning, coding), else []."""
+    if item.row.get("category") not in MTBENCH_REFERENCE_CATEGORIES:
+        return []
+    return [str(r) for r in item.row.get("reference") or []]
+
+
+def mtbench_second_turn_judge_request(questions: Sequence[str], answers: Sequence[str],
+                                      references: Sequence[str]) -> Request:
+    """The second turn's judge prompt: ``single-math-v1-multi-turn`` with reference answers,
+    else ``single-v1-multi-turn``; the judge sees the whole conversation and rates the second
+    answer (FastChat's ``judge_single`` with ``multi_turn=True``)."""
+    name = "single-math-v1-multi-turn" if len(references) >= 2 else "single-v1-multi-turn"
+    prompt = mtbench_judge_prompts()[name]
+    values: dict[str, Any] = {"question_1": questions[0], "question_2": questions[1], "answer_1": answers[0],
+                              "answer_2": answers[1]}
+    if len(references) >= 2:
+        values.update(ref_answer_1=references[0], ref_answer_2=references[1])
+    user = prompt["prompt_template"].format(**values)
+    return Request(
+        messages=(Message("system", prompt["system_prompt"]), Message("user", user)),
+        max_tokens=MTBENCH_JUDGE_MAX_TOKENS,
+        temperature=0.0,
+    )
