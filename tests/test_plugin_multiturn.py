@@ -8,9 +8,8 @@ import json
 
 import pytest
 
-from pytest_llmeval.testing.server import FakeServer
-
 from conftest import INNER_INI
+from pytest_llmeval.testing.server import FakeServer
 
 
 @pytest.fixture
