@@ -185,3 +185,13 @@ def test_a_damaged_cache_file_is_rebuilt_with_a_warning(project: Project, damage
     assert comparable(project.scorecard()) == before
     project.run(*SUITE, ORACLE).assert_outcomes(passed=10)
     assert project.inferences() == 20  # the rebuilt cache serves the next run
+
+
+def test_an_unreadable_cache_is_rebuilt_with_a_warning_in_pytests_summary(project: Project) -> None:
+    project.run(*SUITE, ORACLE)
+    project.cache_file.write_bytes(b"this is not a database" * 100)
+    for suffix in ("-wal", "-shm"):
+        project.cache_file.with_name(project.cache_file.name + suffix).unlink(missing_ok=True)
+    result = project.run(*SUITE, ORACLE)
+    result.assert_outcomes(passed=10)
+    result.stdout.fnmatch_lines(["*warnings summary*", "*CacheWarning: response cache *responses.sqlite3 is unreadable*"])

@@ -162,12 +162,12 @@ def test_the_scorecard_hook_receives_the_document_once(project: Project) -> None
     assert "HOOK 2" not in result.stdout.str()
 
 
-def test_no_scorecard_file_when_no_benchmark_item_ran(project: Project) -> None:
+def test_no_scorecard_printed_and_no_file_unless_asked_when_no_benchmark_item_ran(project: Project) -> None:
     project.pytester.makepyfile(test_plain="def test_ordinary():\n    pass\n")
-    result = project.run("--llm-scorecard=card.json")
+    result = project.run()
     result.assert_outcomes(passed=1)
-    assert not (project.path / "card.json").exists()
-    assert "llmeval scorecard" not in result.stdout.str()
+    assert not list(project.path.glob("*.json"))
+    assert "llmeval" not in result.stdout.str()
 
 
 def test_an_api_key_appears_in_no_artifact_and_no_output(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -183,3 +183,14 @@ def test_an_api_key_appears_in_no_artifact_and_no_output(project: Project, monke
     assert {"card.json", "card.md", "card.html", "junit.xml", "responses.sqlite3"} <= {p.name for p in written}
     for path in written:
         assert canary.encode() not in path.read_bytes(), path
+
+
+def test_a_scorecard_asked_for_is_written_even_when_no_benchmark_item_ran(project: Project) -> None:
+    project.pytester.makepyfile(test_ask="def test_ask(llm_model):\n    assert llm_model.generate('Say hello.')\n")
+    result = project.run("--llm-model=script:echo", "--llm-scorecard=card.json")
+    result.assert_outcomes(passed=1)
+    card = project.scorecard()
+    assert card["items"] == [] and card["capabilities"] == []
+    assert [m["name"] for m in card["models"]] == ["echo"]
+    result.stdout.fnmatch_lines(["llmeval: no benchmark item ran; an empty scorecard was written to *card.json"])
+    assert "llmeval scorecard" not in result.stdout.str()

@@ -10,6 +10,7 @@ outside any test (it is a column of the scorecard, not a test of the run).
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -67,11 +68,17 @@ class PrefetchPlugin:
         engine.progress = progress
         started = time.perf_counter()
         try:
-            self.answer(wanted, unique, worker, workers)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                self.answer(wanted, unique, worker, workers)
         finally:
             if progress is not None:
                 progress.close()
             engine.progress = None
+        for message in caught:
+            # Raised outside any test: handed to pytest, so they appear in its warnings summary.
+            self.config.hook.pytest_warning_recorded.call_historic(
+                kwargs={"warning_message": message, "when": "runtest", "nodeid": "", "location": None})
         self.record.prefetch_seconds = time.perf_counter() - started
         if reporter is not None and workers == 1:
             for line in self.models.header_lines():

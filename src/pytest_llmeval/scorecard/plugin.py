@@ -104,6 +104,9 @@ class ScorecardPlugin:
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if not self.outcomes:
+            if self.options.scorecards:
+                # Asked for: an empty scorecard says so, instead of a file that is missing.
+                self._write(self.build())
             return
         card = self.build()
         card = self._gate_or_pin(card)
@@ -165,6 +168,8 @@ class ScorecardPlugin:
     @pytest.hookimpl
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.card is None:
+            for path in self.written:
+                terminalreporter.write_line(f"llmeval: no benchmark item ran; an empty scorecard was written to {path}")
             return
         from ..reports.terminal import render_table
 
