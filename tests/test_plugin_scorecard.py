@@ -167,7 +167,7 @@ def test_no_scorecard_printed_and_no_file_unless_asked_when_no_benchmark_item_ra
     result = project.run()
     result.assert_outcomes(passed=1)
     assert not list(project.path.glob("*.json"))
-    assert "llmeval" not in result.stdout.str()
+    assert "llmeval:" not in result.stdout.str() and "llmeval scorecard" not in result.stdout.str()
 
 
 def test_an_api_key_appears_in_no_artifact_and_no_output(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
