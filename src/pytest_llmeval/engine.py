@@ -41,6 +41,11 @@ class ModelHandle:
         return self._backend
 
     @property
+    def label(self) -> str:
+        """How the run's output names it: ``llama``, ``baseline gpt-3.5-turbo``, ``judge gpt-4``."""
+        return self.name if self.role == "candidate" else f"{self.role} {self.name}"
+
+    @property
     def built(self) -> bool:
         """Whether the backend was made in this process (it was needed)."""
         return self._backend is not None
@@ -70,7 +75,11 @@ class Engine:
         self.chunk_size = chunk_size
         self._answers: dict[str, Response] = {}
         self._keys: dict[tuple[str, Request], str] = {}
-        self.inference_requests = 0
+        #: Requests answered by a backend in this process (not from the cache), per model.
+        self.answered: dict[str, int] = {}
+        #: Requests a backend could not answer, per model, and the first such error.
+        self.failed: dict[str, int] = {}
+        self.first_error: dict[str, str] = {}
         self.progress: ProgressCallback | None = None
         #: Names this run's chunk claims in the shared cache (xdist's testrunuid: one per run).
         self.run_id = "local"
@@ -199,7 +208,7 @@ class Engine:
                     response.meta.setdefault("backend", handle.backend.name)
                     self._answers[key] = response
                     self.cache.put(key, response)
-                    self.inference_requests += 1
+                    self._count(handle, response)
             except BackendError as exc:
                 handle.failure = str(exc)
         if handle.failure:
@@ -239,5 +248,20 @@ class Engine:
             handle.close()
         self.cache.close()
 
+    def _count(self, handle: ModelHandle, response: Response) -> None:
+        if response.error is not None:
+            self.failed[handle.label] = self.failed.get(handle.label, 0) + 1
+            self.first_error.setdefault(handle.label, response.error)
+        elif response.skip is None:
+            self.answered[handle.label] = self.answered.get(handle.label, 0) + 1
+
     def stats(self) -> dict[str, Any]:
-        return {"cache_hits": self.cache.hits, "inference_requests": self.inference_requests}
+        """``cache_hits``; ``inferred`` and ``replayed`` (answers a backend gave in this process:
+        replayed ones came from recorded outputs); ``failed``, per model, with its first error."""
+        replayed = sum(n for label, n in self.answered.items() if self._backend_name(label) == "recorded")
+        return {"cache_hits": self.cache.hits, "inferred": sum(self.answered.values()) - replayed, "replayed": replayed,
+                "failed": {label: (n, self.first_error[label]) for label, n in self.failed.items()}}
+
+    def _backend_name(self, label: str) -> str | None:
+        handle = next((h for h in self.models.values() if h.label == label), None)
+        return handle.backend.name if handle is not None and handle.built else None

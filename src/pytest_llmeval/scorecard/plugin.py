@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 import pytest
 
 from .. import properties
-from ..items import CompactFailure, compact_line
+from ..items import CompactFailure, compact_line, one_line
 from ..options import RunOptions
 from ..state import RECORD
 from .card import ModelInfo, Scorecard, ScorecardError
@@ -220,8 +220,12 @@ class ScorecardPlugin:
         stats = evaluator.models.engine.stats()
         record = self.config.stash.get(RECORD, None)
         took = f" in {record.prefetch_seconds:.1f}s" if record is not None and record.prefetch_seconds else ""
-        return (f"responses: {stats['cache_hits']} from cache, {stats['inference_requests']} inferred{took}"
-                f" (cache: {self.options.cache_dir}, {self.options.cache_mode})")
+        line = f"responses: {stats['cache_hits']} from cache, {stats['inferred']} inferred"
+        if stats["replayed"]:
+            line += f", {stats['replayed']} replayed from recordings"
+        for label, (count, error) in stats["failed"].items():
+            line += f", {count} failed for {label} (first: {one_line(error, 160)})"
+        return f"{line}{took} (cache: {self.options.cache_dir}, {self.options.cache_mode})"
 
 
 def render(card: Scorecard, suffix: str) -> str:
