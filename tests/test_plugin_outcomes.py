@@ -137,3 +137,18 @@ def test_the_scorecard_is_printed_also_when_quiet(project: Project, quiet: str) 
 def test_the_run_says_which_backend_served_the_model(project: Project) -> None:
     result = project.run(*SUITE, ORACLE)
     result.stdout.fnmatch_lines(["llmeval: oracle: scripted backend (oracle)"])
+
+
+def test_a_wrong_answers_detail_shows_the_reasoning_apart_and_says_when_it_was_cut_off() -> None:
+    from pytest_llmeval.items import describe_wrong_answer
+    from pytest_llmeval.request import Message, Request, Response
+    from pytest_llmeval.scoring.base import Score
+
+    request = Request(messages=(Message("user", "2+2?"),), max_tokens=64)
+    response = Response(text="5", reasoning="I think 2+2 is 5", finish_reason="length")
+    text = describe_wrong_answer(request, response, Score(False, "5", "4"))
+    assert "cut off: the reply reached the token limit (64 tokens); raise it with --llm-max-tokens" in text
+    assert text.index("--- reasoning trace ---\nI think 2+2 is 5") < text.index("--- final answer ---\n5")
+    unclosed = Response(text="", reasoning="Let me think...", meta={"unclosed_reasoning": True})
+    assert "no final answer: the reasoning trace never closed" in describe_wrong_answer(request, unclosed,
+                                                                                         Score(False, None, "4"))

@@ -20,6 +20,7 @@ from .benchmarks.base import Benchmark, Item
 from .evaluation import Evaluation, Evaluator
 from .request import Request, Response
 from .scoring.base import Score, as_text
+from .scoring.normalize import UNCLOSED_REASONING
 
 if TYPE_CHECKING:
     from _pytest._code.code import ExceptionInfo, TerminalRepr
@@ -147,7 +148,15 @@ def describe_wrong_answer(request: Request | None, response: Response | None, sc
     ]
     if score.explanation:
         lines.append(f"why: {score.explanation}")
-    lines += ["", "--- prompt ---", clip(prompt), "--- raw response ---", clip(raw)]
+    if response is not None and response.truncated:
+        limit = request.max_tokens if request is not None else "?"
+        lines.append(f"cut off: the reply reached the token limit ({limit} tokens); raise it with --llm-max-tokens")
+    if response is not None and response.meta.get(UNCLOSED_REASONING):
+        lines.append("no final answer: the reasoning trace never closed (usually cut off by the token limit)")
+    lines += ["", "--- prompt ---", clip(prompt)]
+    if response is not None and response.reasoning:
+        lines += ["--- reasoning trace ---", clip(response.reasoning)]
+    lines += ["--- raw response ---" if not (response and response.reasoning) else "--- final answer ---", clip(raw)]
     return "\n".join(lines)
 
 
