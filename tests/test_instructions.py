@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import unicodedata
 from collections import Counter
 
 import pytest
@@ -33,7 +34,7 @@ AFRICA = sorted(["Zimbabwe", "Zambia", "Uganda", "Tunisia", "Togo", "Tanzania", 
                  "Gabon", "Ethiopia", "Eswatini", "Eritrea", "Equatorial Guinea", "Egypt", "Djibouti",
                  "Democratic Republic of the Congo", "Côte d'Ivoire", "Comoros", "Chad", "Central African Republic",
                  "Cape Verde", "Cameroon", "Burundi", "Burkina Faso", "Botswana", "Benin", "Angola", "Algeria"],
-                key=lambda name: instructions._fold(name).lower(), reverse=True)
+                key=lambda name: unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower(), reverse=True)
 MCQ = "\n".join(
     f"Question {n}: {text}\nA) one\nB) two\nC) three\nD) four\nE) five"
     for n, text in enumerate(["Who painted it?", "Which movement came first?", "Which artist led the Dada movement?",
