@@ -54,20 +54,23 @@ def compare(model: str, baseline: str, outcomes: Sequence[ItemOutcome],
             groups: Sequence[tuple[str, str | None]]) -> list[Comparison]:
     """``model`` against ``baseline`` in each (capability, benchmark or None) group where they
     share at least one scored item. Items are matched by benchmark and id."""
-    mine = {(o.capability, o.benchmark, o.item): o.outcome == "passed"
-            for o in outcomes if o.model == model and o.scored}
     theirs = {(o.benchmark, o.item): o.outcome == "passed" for o in outcomes if o.model == baseline and o.scored}
+    pairs = [(o.capability, o.benchmark, o.outcome == "passed", theirs[(o.benchmark, o.item)])
+             for o in outcomes if o.model == model and o.scored and (o.benchmark, o.item) in theirs]
     found = []
     for capability, benchmark in groups:
-        common = [(k, mine[k], theirs[k[1:]]) for k in mine
-                  if k[0] == capability and benchmark in (None, k[1]) and k[1:] in theirs]
-        if not common:
-            continue
-        only_model = sum(1 for _, a, b in common if a and not b)
-        only_baseline = sum(1 for _, a, b in common if b and not a)
-        found.append(Comparison(
-            model=model, baseline=baseline, capability=capability, benchmark=benchmark, n_paired=len(common),
-            score=sum(a for _, a, _ in common) / len(common), baseline_score=sum(b for _, _, b in common) / len(common),
-            p_value=mcnemar_exact(only_model, only_baseline), only_model_right=only_model,
-            only_baseline_right=only_baseline))
+        common = [(a, b) for cap, bench, a, b in pairs if cap == capability and benchmark in (None, bench)]
+        if common:
+            found.append(_comparison(model, baseline, capability, benchmark, common))
     return found
+
+
+def _comparison(model: str, baseline: str, capability: str, benchmark: str | None,
+                common: list[tuple[bool, bool]]) -> Comparison:
+    only_model = sum(1 for a, b in common if a and not b)
+    only_baseline = sum(1 for a, b in common if b and not a)
+    return Comparison(model=model, baseline=baseline, capability=capability, benchmark=benchmark,
+                      n_paired=len(common), score=sum(a for a, _ in common) / len(common),
+                      baseline_score=sum(b for _, b in common) / len(common),
+                      p_value=mcnemar_exact(only_model, only_baseline), only_model_right=only_model,
+                      only_baseline_right=only_baseline)
