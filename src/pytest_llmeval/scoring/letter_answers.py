@@ -85,40 +85,56 @@ def choice_letter(text: str, n_choices: int = 4, choices: Sequence[str] | None =
         raise ValueError(f"multiple choice needs 1 to 26 options, got {n}")
     letters = string.ascii_uppercase[:n]
 
-    def valid(letter: str) -> bool:
-        return len(letter) == 1 and letter in letters
-
     # A lone letter may be lower case ("b"): nothing else could have been meant.
     bare = text.strip(_LETTER_WRAPPING)
     if len(bare) == 1:
-        return bare.upper() if valid(bare.upper()) else None
+        return bare.upper() if _valid(bare.upper(), letters) else None
 
     decided, stated = _stated_letter(text, letters)
     if decided:
         return stated
+    found = _leading_letter(text, letters)
+    if found is None and choices is not None:
+        found = _named_letter(text, choices, letters)
+    return found or _marked_letter(text, letters) or _last_line_letter(text, letters)
 
+
+def _valid(letter: str, letters: str) -> bool:
+    return len(letter) == 1 and letter in letters
+
+
+def _leading_letter(text: str, letters: str) -> str | None:
+    """The marked letter a response opens with, unless the response goes on to list options
+    (two option lines with different letters) or names another option right after it."""
     leading = _LEADING_LETTER_RE.match(text)
+    if leading is None or not _valid(leading.group(1), letters):
+        return None
     listed = {match.group(1) for match in _OPTION_LINE_RE.finditer(text)}
-    if (leading is not None and valid(leading.group(1)) and len(listed) < 2
-            and _other_option(text, leading.end(1), leading.group(1), letters) is None):
-        return leading.group(1)
+    if len(listed) >= 2 or _other_option(text, leading.end(1), leading.group(1), letters) is not None:
+        return None
+    return leading.group(1)
 
-    if choices is not None:
-        named = _named_option(text, choices)
-        if named is not None:
-            return letters[named]
 
+def _named_letter(text: str, choices: Sequence[str], letters: str) -> str | None:
+    named = _named_option(text, choices)
+    return None if named is None else letters[named]
+
+
+def _marked_letter(text: str, letters: str) -> str | None:
+    """The one valid letter marked as an option anywhere ("(B)", "[B]", "**B**"), or None."""
     marked = {next(g for g in m.groups() if g) for m in _MARKED_LETTER_RE.finditer(text)}
-    marked = {letter for letter in marked if valid(letter)}
-    if len(marked) == 1:
-        return marked.pop()
+    marked = {letter for letter in marked if _valid(letter, letters)}
+    return marked.pop() if len(marked) == 1 else None
 
+
+def _last_line_letter(text: str, letters: str) -> str | None:
+    """The last line that holds more than markup and punctuation, when that is one valid
+    upper-case letter ("... so the answer is\n\n**C**")."""
     lines = [line for line in text.splitlines() if line.strip(_LETTER_WRAPPING)]
-    if lines:
-        last = lines[-1].strip(_LETTER_WRAPPING)
-        if last.isupper() and valid(last):
-            return last
-    return None
+    if not lines:
+        return None
+    last = lines[-1].strip(_LETTER_WRAPPING)
+    return last if last.isupper() and _valid(last, letters) else None
 
 
 def _stated_letter(text: str, letters: str) -> tuple[bool, str | None]:
@@ -173,8 +189,13 @@ def _named_option(text: str, choices: Sequence[str]) -> int | None:
     if len(exact) == 1:
         return exact[0]
     mentioned = [i for i, option in enumerate(options) if option and re.search(rf"(?<!\w){re.escape(option)}(?!\w)", said)]
+    named = _outermost(options, mentioned)
+    return named[0] if len(named) == 1 else None
+
+
+def _outermost(options: Sequence[str], mentioned: Sequence[int]) -> list[int]:
+    """The ``mentioned`` options that are not part of another mentioned option's text."""
     # "Paris, Texas" mentions "Paris" too: an option inside another mentioned one is not named.
-    mentioned = [
+    return [
         i for i in mentioned if not any(j != i and options[i] != options[j] and options[i] in options[j] for j in mentioned)
     ]
-    return mentioned[0] if len(mentioned) == 1 else None

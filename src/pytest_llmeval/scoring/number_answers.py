@@ -126,14 +126,18 @@ def _restated(text: str, answer: str) -> str:
         return answer
     first, first_unit, second, second_unit = match.groups()
     first_unit = first_unit or ("$" if first.lstrip(MINUS_SIGNS).startswith("$") else None)
-    if first_unit is None:
-        return answer
-    (kind_1, size_1), (kind_2, size_2) = _unit_size(first_unit), _unit_size(second_unit)
-    value_1, value_2 = as_fraction(normalize_number(first) or ""), as_fraction(normalize_number(second) or "")
-    if (kind_1 != kind_2 or size_1 == size_2 or value_1 is None or value_2 is None
-            or abs(value_1 * size_1 - value_2 * size_2) > TOLERANCE * max(size_1, size_2)):
+    if first_unit is None or not _same_quantity(first, first_unit, second, second_unit):
         return answer
     return normalize_number(second) or answer
+
+
+def _same_quantity(first: str, first_unit: str, second: str, second_unit: str) -> bool:
+    """Whether two numbers in two different units of one dimension measure the same amount."""
+    (kind_1, size_1), (kind_2, size_2) = _unit_size(first_unit), _unit_size(second_unit)
+    value_1, value_2 = as_fraction(normalize_number(first) or ""), as_fraction(normalize_number(second) or "")
+    if kind_1 != kind_2 or size_1 == size_2 or value_1 is None or value_2 is None:
+        return False
+    return abs(value_1 * size_1 - value_2 * size_2) <= TOLERANCE * max(size_1, size_2)
 
 
 def _unit_size(unit: str) -> tuple[str, int]:
@@ -180,24 +184,39 @@ def _final_result(text: str) -> str | None:
 
 def _sentence_result(sentences: Sequence[str], index: int) -> str | None:
     """The result that a worked solution's sentence ``sentences[index]`` states."""
-    sentence = sentences[index]
-    # The working in brackets is not the result: "10 pounds (12 - 2)", "9. (15 + 18 + 9 = 42)".
-    plain = _unbracketed(sentence)
-    numbers = _numbers(plain)
-    if not numbers:
-        plain, numbers = sentence, _numbers(sentence)
+    plain, numbers = _sentence_numbers(sentences[index])
     if not numbers:
         return None
     # A sentence ends with its result and restates what it counts, often with another number:
     # "9 + 6 = 15 liters of water out of the 24 liters" is 15, its last equation's result.
-    for match in reversed(list(_RESULT_RE.finditer(plain))):
+    result = _last_equation_result(plain)
+    if result is not None:
+        return result
+    # An ordinal names a position, not a quantity: "35 questions to move onto the 7th grade".
+    numbers = [number for number in numbers if not number.ordinal] or numbers
+    return _new_quantity(numbers, "\n".join(sentences[:index]))
+
+
+def _sentence_numbers(sentence: str) -> tuple[str, list[_Written]]:
+    """The sentence without its bracketed working, and the numbers in it; the whole sentence
+    and its numbers when only the brackets hold any."""
+    # The working in brackets is not the result: "10 pounds (12 - 2)", "9. (15 + 18 + 9 = 42)".
+    plain = _unbracketed(sentence)
+    numbers = _numbers(plain)
+    return (plain, numbers) if numbers else (sentence, _numbers(sentence))
+
+
+def _last_equation_result(text: str) -> str | None:
+    for match in reversed(list(_RESULT_RE.finditer(text))):
         result = normalize_number(match.group(1))
         if result is not None:
             return result
-    # An ordinal names a position, not a quantity: "35 questions to move onto the 7th grade".
-    numbers = [number for number in numbers if not number.ordinal] or numbers
+    return None
+
+
+def _new_quantity(numbers: Sequence[_Written], before: str) -> str:
+    """Which of a conclusion's ``numbers`` (not empty) is its result, given the reply ``before`` it."""
     last = numbers[-1]
-    before = "\n".join(sentences[:index])
     if last.value not in {number.value for number in _numbers(before)}:
         return last.value  # first written here: the result
     # A conclusion without an equation restates the question's givens around its result:
@@ -205,16 +224,26 @@ def _sentence_result(sentences: Sequence[str], index: int) -> str | None:
     # equation computed ("=7425.00", not "1 week"), gives way to the last one an equation
     # computed, else, when it sits in a phrase such as "in 48 hours" or "more than $10", to
     # the last one outside such a phrase.
-    results = (_written(before, match.start(1), match.end(1)) for match in _RESULT_RE.finditer(before))
-    computed = {result[:2] for result in results if result is not None}
+    computed = _computed(before)
     if last[:2] in computed:
         return last.value
-    values = {value for value, _ in computed}
-    others = numbers[:-1]
-    chosen = next((number for number in reversed(others) if number.value in values), None)
-    if chosen is None and last.context:
-        chosen = next((number for number in reversed(others) if not number.context), None)
+    chosen = _instead_of_given(numbers[:-1], {value for value, _ in computed}, last.context)
     return last.value if chosen is None else chosen.value
+
+
+def _computed(text: str) -> set[tuple[str, str]]:
+    """``(value, what it counts)`` of every result an equation in ``text`` computes."""
+    results = (_written(text, match.start(1), match.end(1)) for match in _RESULT_RE.finditer(text))
+    return {(result.value, result.counts) for result in results if result is not None}
+
+
+def _instead_of_given(others: Sequence[_Written], computed: set[str], in_context: bool) -> _Written | None:
+    """The last of ``others`` an equation computed, else (when the given sits in a phrase that
+    sets the scene) the last outside such a phrase; None when neither."""
+    chosen = next((number for number in reversed(others) if number.value in computed), None)
+    if chosen is None and in_context:
+        chosen = next((number for number in reversed(others) if not number.context), None)
+    return chosen
 
 
 class _Written(NamedTuple):
