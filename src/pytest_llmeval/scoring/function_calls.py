@@ -229,15 +229,21 @@ def match_calls(
         reasons.append([_check_call(call, name, params, doc) for call in calls])
     if _perfect_matching([[r is None for r in row] for row in reasons]):
         return True, f"all {len(calls)} call(s) match"
+    return False, _mismatch(calls, possible_answer, reasons)
+
+
+def _mismatch(calls: Sequence[FunctionCall], possible_answer: PossibleAnswer, reasons: list[list[str | None]]) -> str:
+    """Why the calls do not pair off with the expected ones; ``reasons[i][j]`` is why call ``j``
+    is not expected call ``i`` (None when it is)."""
     if len(calls) == 1:
-        return False, str(reasons[0][0])
+        return str(reasons[0][0])
     for index, expected in enumerate(possible_answer):
         if all(r is not None for r in reasons[index]):
             name = next(iter(expected))
             same_name = [r for call, r in zip(calls, reasons[index], strict=True) if _name_key(call.name) == _name_key(name)]
             detail = same_name[0] if same_name else "no call to it"
-            return False, f"no call matches expected call {index + 1} ({name}): {detail}"
-    return False, "each expected call matches some call, but not all at once"
+            return f"no call matches expected call {index + 1} ({name}): {detail}"
+    return "each expected call matches some call, but not all at once"
 
 
 def _name_key(name: str) -> str:
@@ -331,22 +337,34 @@ def _is_number(value: Any) -> bool:
 def _equal(value: Any, accepted: Any, schema: Mapping[str, Any] | None) -> bool:
     """Whether ``value`` is the accepted value ``accepted`` (one entry of an accepted list)."""
     if isinstance(accepted, dict):
-        # A dict in a possible answer maps each key to its own list of accepted values.
-        if not isinstance(value, dict) or any(k not in accepted for k in value):
-            return False
-        properties = (schema or {}).get("properties", {})
-        for key, options in accepted.items():
-            if key not in value:
-                if "" not in options:
-                    return False
-            elif _check_value(value[key], options, properties.get(key)) is not None:
-                return False
-        return True
+        return _dict_equal(value, accepted, schema)
     if isinstance(accepted, list):
-        if not isinstance(value, list) or len(value) != len(accepted):
+        return _list_equal(value, accepted, schema)
+    return _scalar_equal(value, accepted)
+
+
+def _dict_equal(value: Any, accepted: Mapping[str, Sequence[Any]], schema: Mapping[str, Any] | None) -> bool:
+    # A dict in a possible answer maps each key to its own list of accepted values.
+    if not isinstance(value, dict) or any(k not in accepted for k in value):
+        return False
+    properties = (schema or {}).get("properties", {})
+    for key, options in accepted.items():
+        if key not in value:
+            if "" not in options:
+                return False
+        elif _check_value(value[key], options, properties.get(key)) is not None:
             return False
-        items = (schema or {}).get("items")
-        return all(_equal(v, a, items if isinstance(items, Mapping) else None) for v, a in zip(value, accepted, strict=True))
+    return True
+
+
+def _list_equal(value: Any, accepted: Sequence[Any], schema: Mapping[str, Any] | None) -> bool:
+    if not isinstance(value, list) or len(value) != len(accepted):
+        return False
+    items = (schema or {}).get("items")
+    return all(_equal(v, a, items if isinstance(items, Mapping) else None) for v, a in zip(value, accepted, strict=True))
+
+
+def _scalar_equal(value: Any, accepted: Any) -> bool:
     if isinstance(accepted, str):
         return isinstance(value, str) and _standard(value) == _standard(accepted)
     if isinstance(accepted, bool) or isinstance(value, bool):

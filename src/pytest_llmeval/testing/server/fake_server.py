@@ -1,60 +1,25 @@
-"""A small OpenAI-compatible HTTP server with fault injection, for tests and speed measurements.
-
-It answers ``POST /v1/chat/completions``, ``POST /v1/completions`` and ``GET /v1/models`` on
-127.0.0.1 only, after a fixed latency, with a deterministic answer (the prompt echoed back by
-default), and misbehaves on request: HTTP errors (429 with or without ``Retry-After``, 5xx),
-responses slower than the client's timeout, connections dropped mid-body, malformed JSON, empty
-``choices``, and going down (refusing connections) for a while. It counts what it received and
-the most requests it had in flight at once, so tests can check retry limits and concurrency.
-It can also speak TLS (``tls=`` an ``ssl.SSLContext``), gzip its answers, frame them chunked,
-close keep-alive connections after each answer or after an idle time, answer as a forward
-proxy would be asked (absolute-form request targets), and redirect.
-
-It is bounded: it stops by itself after ``lifetime`` seconds and answers at most
-``max_requests`` completion requests. HTTP/1.1 is parsed and framed by ``h11``; the faults
-that no well-behaved server would commit (a connection dropped mid-body, a truncated body)
-are written past it, on purpose. It runs on asyncio in a background thread.
-
-Example::
-
-    from pytest_llmeval.testing.server import FakeServer, Fault
-
-    with FakeServer(latency=0.05, faults={1: Fault.http(503)}) as srv:
-        backend = OpenAIBackend("fake-model", base_url=srv.base_url)
-        ...                  # the first request gets a 503, its retry the answer
-        assert srv.requests == 2
-
-From the command line (prints the base URL, then serves until ``--lifetime`` runs out)::
-
-    python -m pytest_llmeval.testing.server --latency 0.05 --port 0
+"""The fake server itself: :class:`FakeServer`, its asyncio loop in a background thread, and
+how it routes, answers and misbehaves.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
-import gzip
 import hashlib
 import json
-import signal
 import ssl
-import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from email.utils import formatdate
-from http import HTTPStatus
-from typing import Any, Literal
+from collections.abc import Callable, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 import h11
 
-__all__ = ["Answer", "FakeServer", "Fault", "Hit", "Rule", "every", "first_tries", "http_date"]
-
-FaultKind = Literal["http", "slow", "drop", "malformed", "empty", "down", "echo_key", "redirect"]
+from .faults import Fault, Hit, Rule
+from .link import Link, error_body, relay
 
 #: Largest request body accepted (bytes); bigger ones get 413. Keeps a stray client bounded.
 MAX_BODY = 8 * 1024 * 1024
@@ -63,128 +28,10 @@ MAX_HEAD = 64 * 1024
 #: ``hits`` keeps the first this many requests (the counters count them all).
 MAX_HITS = 20_000
 
-_ERROR_TYPES = {429: "rate_limit_exceeded", 401: "invalid_request_error", 400: "invalid_request_error"}
-
-
-def http_date(seconds_from_now: float) -> str:
-    """An HTTP date ``seconds_from_now`` in the future, for a date-valued ``Retry-After``."""
-    return formatdate(time.time() + seconds_from_now, usegmt=True)
-
-
-@dataclass(frozen=True)
-class Fault:
-    """One way to misbehave on one request. Build them with the class methods.
-
-    Example::
-
-        Fault.rate_limit(retry_after=2)   # 429 with "Retry-After: 2"
-        Fault.http(503)                   # 503 with an OpenAI-shaped error body
-        Fault.slow(5.0)                   # answer, but only after 5 more seconds
-        Fault.down(1.5)                   # drop this connection, refuse all for 1.5 s
-    """
-
-    kind: FaultKind
-    status: int = 200
-    retry_after: str | None = None
-    seconds: float = 0.0
-    message: str = ""
-
-    @classmethod
-    def http(cls, status: int, message: str | None = None, retry_after: float | str | None = None) -> Fault:
-        """An HTTP error ``status`` with an OpenAI-shaped JSON error body.
-
-        ``retry_after`` becomes the ``Retry-After`` header: a number of seconds, or a string
-        sent as is (e.g. :func:`http_date`).
-        """
-        header = None
-        if retry_after is not None:
-            header = retry_after if isinstance(retry_after, str) else f"{retry_after:g}"
-        text = message or f"fake server error {status} ({_reason(status) or 'error'})"
-        return cls("http", status=status, retry_after=header, message=text)
-
-    @classmethod
-    def rate_limit(cls, retry_after: float | str | None = None) -> Fault:
-        """A 429, with ``Retry-After`` when ``retry_after`` is given."""
-        return cls.http(429, "Rate limit reached for requests (fake server)", retry_after)
-
-    @classmethod
-    def slow(cls, seconds: float) -> Fault:
-        """Answer normally, but only after ``seconds`` more (set it past the client's timeout)."""
-        return cls("slow", seconds=seconds)
-
-    @classmethod
-    def drop(cls) -> Fault:
-        """Send the status line, headers and half the body, then drop the connection."""
-        return cls("drop")
-
-    @classmethod
-    def malformed(cls) -> Fault:
-        """A 200 whose body is truncated, invalid JSON."""
-        return cls("malformed")
-
-    @classmethod
-    def empty_choices(cls) -> Fault:
-        """A 200 with a well-formed body whose ``choices`` list is empty."""
-        return cls("empty")
-
-    @classmethod
-    def down(cls, seconds: float) -> Fault:
-        """Drop this connection unanswered and refuse every connection for ``seconds``."""
-        return cls("down", seconds=seconds)
-
-    @classmethod
-    def echo_key(cls) -> Fault:
-        """A 401 whose message repeats the Authorization header it got (a careless server).
-
-        For tests that check a client never shows the key, even when the server does.
-        """
-        return cls("echo_key", status=401)
-
-    @classmethod
-    def redirect(cls, location: str, status: int = 307) -> Fault:
-        """A redirect (``status`` 301/302/303/307/308) to ``location``, with an empty body."""
-        return cls("redirect", status=status, message=location)
-
-
-@dataclass(frozen=True)
-class Hit:
-    """One completion request as the server received it (what a fault rule decides on)."""
-
-    #: 1-based count of completion requests received so far, this one included.
-    number: int
-    #: 1-based count of requests with exactly this body (a client's retries of one request).
-    attempt: int
-    path: str
-    body: dict[str, Any]
-    #: The last message's text (chat) or the prompt (completions).
-    prompt: str
-    authorization: str
-    #: Completion requests in flight when this one arrived, itself included.
-    in_flight: int
-    #: ``time.monotonic()`` when it arrived.
-    received: float
-    #: The request target as sent: a path, or the whole URL when the client took the server for its proxy.
-    target: str = ""
-    #: The request's headers, names in lower case.
-    headers: Mapping[str, str] = field(default_factory=dict)
-
-
-#: Decides the fault (or None: answer normally) for each request.
-Rule = Callable[[Hit], Fault | None]
 #: What the server says for a prompt: text, or ``{"content": ..., "tool_calls": [{"name", "arguments"}]}``,
 #: optionally with ``"finish_reason"`` (e.g. "length") and a separate trace (``"reasoning_content"``
 #: or ``"reasoning"``) sent beside the content, as reasoning servers do.
 Answer = str | dict[str, Any]
-
-
-def first_tries(n: int, fault: Fault) -> Rule:
-    """A rule: every distinct request gets ``fault`` on its first ``n`` tries, then an answer."""
-    return lambda hit: fault if hit.attempt <= n else None
-
-
-def every(n: int, fault: Fault) -> Rule:
-    """A rule: every ``n``-th request received gets ``fault``."""
-    return lambda hit: fault if hit.number % n == 0 else None
 
 
 def _echo(prompt: str) -> Answer:
@@ -192,7 +39,7 @@ def _echo(prompt: str) -> Answer:
 
 
 class FakeServer:
-    """An OpenAI-compatible server on 127.0.0.1 for tests; see the module docstring.
+    """An OpenAI-compatible server on 127.0.0.1 for tests; see :mod:`pytest_llmeval.testing.server`.
 
     ``answer`` maps a prompt (the last chat message, or the completion prompt) to the reply:
     a function, or a mapping (a prompt it lacks gets an empty reply); by default the prompt
@@ -397,7 +244,7 @@ class FakeServer:
         self._handlers.add(task)
         self._writers.add(writer)
         self.connections += 1
-        link = _Link(h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD), reader, writer)
+        link = Link(h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD), reader, writer)
         try:
             while not self._stopping:
                 received = await self._receive(link)
@@ -421,7 +268,7 @@ class FakeServer:
             self._writers.discard(writer)
             writer.close()
 
-    async def _receive(self, link: _Link) -> tuple[h11.Request, bytes] | None:
+    async def _receive(self, link: Link) -> tuple[h11.Request, bytes] | None:
         """The next request and its body; None when the client left, idled out, or sent something not HTTP/1.1."""
         conn = link.conn
         request: h11.Request | None = None
@@ -432,7 +279,7 @@ class FakeServer:
                 event = conn.next_event()
             except h11.RemoteProtocolError as exc:
                 if conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
-                    await link.reply(exc.error_status_hint, _error_body(exc.error_status_hint, str(exc)), close=True)
+                    await link.reply(exc.error_status_hint, error_body(exc.error_status_hint, str(exc)), close=True)
                 return None
             if event is h11.NEED_DATA:
                 # A kept-alive connection waiting for its next request may idle out.
@@ -446,12 +293,12 @@ class FakeServer:
                 request = event
                 length = int(dict(event.headers).get(b"content-length", b"0") or 0)
                 if length > MAX_BODY:
-                    await link.reply(413, _error_body(413, "request body too large"), close=True)
+                    await link.reply(413, error_body(413, "request body too large"), close=True)
                     return None
             elif isinstance(event, h11.Data):
                 size += len(event.data)
                 if size > MAX_BODY:
-                    await link.reply(413, _error_body(413, "request body too large"), close=True)
+                    await link.reply(413, error_body(413, "request body too large"), close=True)
                     return None
                 body.append(bytes(event.data))
             elif isinstance(event, h11.EndOfMessage) and request is not None:
@@ -460,16 +307,16 @@ class FakeServer:
             else:  # ConnectionClosed (or PAUSED after a request we did not finish): done
                 return None
 
-    async def _tunnel(self, link: _Link, authority: str) -> None:
+    async def _tunnel(self, link: Link, authority: str) -> None:
         """Act as an HTTPS proxy for one ``CONNECT`` (to 127.0.0.1 only): relay bytes both ways until either side closes."""
         host, _, port = authority.rpartition(":")
         if host not in ("127.0.0.1", "localhost") or not port.isdigit():
-            await link.reply(403, _error_body(403, f"this test proxy tunnels to 127.0.0.1 only, not {authority}"), close=True)
+            await link.reply(403, error_body(403, f"this test proxy tunnels to 127.0.0.1 only, not {authority}"), close=True)
             return
         try:
             up_reader, up_writer = await asyncio.open_connection(host, int(port))
         except OSError as exc:
-            await link.reply(502, _error_body(502, f"cannot reach {authority}: {exc}"), close=True)
+            await link.reply(502, error_body(502, f"cannot reach {authority}: {exc}"), close=True)
             return
         self.tunnels += 1
         self._writers.add(up_writer)
@@ -479,12 +326,12 @@ class FakeServer:
         if pending:
             up_writer.write(pending)
         try:
-            await asyncio.gather(_relay(link.reader, up_writer), _relay(up_reader, link.writer))
+            await asyncio.gather(relay(link.reader, up_writer), relay(up_reader, link.writer))
         finally:
             self._writers.discard(up_writer)
             up_writer.close()
 
-    async def _dispatch(self, method: str, target: str, headers: dict[str, str], body: bytes, link: _Link) -> bool:
+    async def _dispatch(self, method: str, target: str, headers: dict[str, str], body: bytes, link: Link) -> bool:
         # A client that takes this server for its proxy sends the whole URL (RFC 9112 section 3.2.2).
         path = (urlsplit(target).path if "://" in target else target).split("?", 1)[0]
         if method == "GET" and path == "/health":
@@ -493,28 +340,28 @@ class FakeServer:
         if self.api_key is not None and sent != f"Bearer {self.api_key}":
             self.outcomes["bad key"] += 1
             key = sent.removeprefix("Bearer ")
-            return await link.reply(401, _error_body(401, f"Incorrect API key provided: {key}."))
+            return await link.reply(401, error_body(401, f"Incorrect API key provided: {key}."))
         if method == "GET" and path == "/v1/models":
             models = {"object": "list", "data": [
                 {"id": self.model, "object": "model", "created": 0, "owned_by": "pytest-llmeval"}]}
             return await link.reply(200, models)
         if method == "POST" and path in ("/v1/chat/completions", "/v1/completions"):
             return await self._complete(path, target, headers, body, link)
-        return await link.reply(404, _error_body(404, f"no route {method} {path}"))
+        return await link.reply(404, error_body(404, f"no route {method} {path}"))
 
-    async def _complete(self, path: str, target: str, headers: dict[str, str], raw: bytes, link: _Link) -> bool:
+    async def _complete(self, path: str, target: str, headers: dict[str, str], raw: bytes, link: Link) -> bool:
         self.requests += 1
         number = self.requests
         if number > self.max_requests:
             self.outcomes["over budget"] += 1
-            return await link.reply(503, _error_body(503, "fake server request budget used up"), close=True)
+            return await link.reply(503, error_body(503, "fake server request budget used up"), close=True)
         try:
             body = json.loads(raw)
             if not isinstance(body, dict):
                 raise ValueError("not an object")
         except ValueError:
             self.outcomes["bad request"] += 1
-            return await link.reply(400, _error_body(400, "request body is not a JSON object"))
+            return await link.reply(400, error_body(400, "request body is not a JSON object"))
         chat = path.endswith("/chat/completions")
         digest = hashlib.blake2b(raw, digest_size=16).digest()
         self._attempts[digest] += 1
@@ -530,7 +377,7 @@ class FakeServer:
         finally:
             self.in_flight -= 1
 
-    async def _serve(self, hit: Hit, chat: bool, link: _Link) -> bool:
+    async def _serve(self, hit: Hit, chat: bool, link: Link) -> bool:
         fault = self._rule(hit)
         if self.latency > 0:
             await asyncio.sleep(self.latency)
@@ -541,7 +388,7 @@ class FakeServer:
                 payload = self._payload(hit, chat)
             except Exception as exc:  # a broken answer function is the test's bug: say so loudly
                 self.outcomes["answer error"] += 1
-                return await link.reply(500, _error_body(500, f"answer function failed: {exc!r}"))
+                return await link.reply(500, error_body(500, f"answer function failed: {exc!r}"))
             self.outcomes["ok" if fault is None else "slow"] += 1
             if self.chunked:
                 return await link.reply_chunked(json.dumps(payload).encode(), close=not self.keep_alive)
@@ -549,13 +396,13 @@ class FakeServer:
         self.outcomes[fault.kind if fault.kind != "http" else str(fault.status)] += 1
         return await self._misbehave(fault, hit, chat, link)
 
-    async def _misbehave(self, fault: Fault, hit: Hit, chat: bool, link: _Link) -> bool:
+    async def _misbehave(self, fault: Fault, hit: Hit, chat: bool, link: Link) -> bool:
         if fault.kind == "http":
             extra = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
-            return await link.reply(fault.status, _error_body(fault.status, fault.message), extra)
+            return await link.reply(fault.status, error_body(fault.status, fault.message), extra)
         if fault.kind == "echo_key":
             key = hit.authorization.removeprefix("Bearer ")
-            return await link.reply(401, _error_body(401, f"Incorrect API key provided: {key}."))
+            return await link.reply(401, error_body(401, f"Incorrect API key provided: {key}."))
         if fault.kind == "redirect":
             return await link.reply(fault.status, b"", {"Location": fault.message})
         if fault.kind == "malformed":
@@ -617,165 +464,3 @@ def _prompt_of(body: dict[str, Any], chat: bool) -> str:
     if isinstance(content, list):  # content parts: keep the text ones
         return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
     return str(content)
-
-
-def _error_body(status: int, message: str) -> dict[str, Any]:
-    return {"error": {"message": message, "type": _ERROR_TYPES.get(status, "server_error"), "code": status}}
-
-
-async def _relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    try:
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-    except ConnectionError:
-        pass
-    finally:
-        writer.close()
-
-
-def _reason(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return ""
-
-
-class _Link:
-    """One client connection: h11's state for it, its streams, and how to answer on it."""
-
-    def __init__(self, conn: h11.Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.conn = conn
-        self.reader = reader
-        self.writer = writer
-        #: Whether a request was read on it already (then it idles between requests).
-        self.served = False
-        #: Whether the current request accepts a gzip answer the server is set to give.
-        self.gzip = False
-
-    def _head(self, status: int, headers: list[tuple[str, str]], close: bool) -> bytes:
-        headers = [("Content-Type", "application/json"), *headers]
-        if close:
-            headers.append(("Connection", "close"))
-        return self.conn.send(h11.Response(status_code=status, headers=headers, reason=_reason(status))) or b""
-
-    async def reply(self, status: int, payload: dict[str, Any] | bytes, extra: Mapping[str, str] | None = None,
-                    close: bool = False) -> bool:
-        """Write one response; returns whether the connection stays open."""
-        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        headers = list((extra or {}).items())
-        if self.gzip and body:
-            body = gzip.compress(body)
-            headers.append(("Content-Encoding", "gzip"))
-        headers.append(("Content-Length", str(len(body))))
-        out = self._head(status, headers, close)
-        if body:
-            out += self.conn.send(h11.Data(data=body)) or b""
-        self.writer.write(out + (self.conn.send(h11.EndOfMessage()) or b""))
-        await self.writer.drain()
-        return not close
-
-    async def reply_chunked(self, body: bytes, close: bool) -> bool:
-        """A 200 framed ``Transfer-Encoding: chunked`` in 64-byte chunks (so a client must reassemble them), with a trailer."""
-        out = [self._head(200, [("Transfer-Encoding", "chunked")], close)]
-        for start in range(0, len(body), 64):
-            out.append(self.conn.send(h11.Data(data=body[start:start + 64])) or b"")
-        out.append(self.conn.send(h11.EndOfMessage(headers=[("X-Trailer", "yes")])) or b"")
-        self.writer.write(b"".join(out))
-        await self.writer.drain()
-        return not close
-
-    async def drop_mid_body(self, body: bytes) -> None:
-        """Announce ``body`` whole, send half of it, and drop the connection."""
-        head = self._head(200, [("Content-Length", str(len(body)))], close=False)
-        self.writer.write(head + (self.conn.send(h11.Data(data=body[: len(body) // 2])) or b""))
-        await self.writer.drain()
-        self.writer.transport.abort()
-
-
-# -- command line ----------------------------------------------------------------------------
-
-def parse_fault(spec: str) -> Fault:
-    """A fault from its command-line spelling.
-
-    ``429`` or ``429:SECONDS`` (Retry-After), any other status (``500``, ``503``),
-    ``slow:SECONDS``, ``drop``, ``malformed``, ``empty``, ``down:SECONDS``.
-    """
-    kind, _, arg = spec.partition(":")
-    try:
-        if kind.isdigit():
-            status = int(kind)
-            if not 400 <= status <= 599:
-                raise ValueError
-            return Fault.http(status, retry_after=float(arg) if arg else None)
-        if kind in ("slow", "down"):
-            seconds = float(arg)
-            return Fault.slow(seconds) if kind == "slow" else Fault.down(seconds)
-        simple = {"drop": Fault.drop, "malformed": Fault.malformed, "empty": Fault.empty_choices}
-        if kind in simple and not arg:
-            return simple[kind]()
-    except ValueError:
-        pass
-    raise argparse.ArgumentTypeError(
-        f"bad fault {spec!r}: use 429[:SECONDS], 500, 503, slow:SECONDS, drop, malformed, empty or down:SECONDS")
-
-
-def _numbered(text: str) -> tuple[int, Fault]:
-    number, sep, spec = text.partition("=")
-    if not sep or not number.isdigit() or int(number) < 1:
-        raise argparse.ArgumentTypeError(f"bad value {text!r}: use N=FAULT, e.g. 3=503 or 5=slow:10")
-    return int(number), parse_fault(spec)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Serve until ``--lifetime`` runs out or Ctrl-C; prints the base URL first."""
-    parser = argparse.ArgumentParser(
-        prog="python -m pytest_llmeval.testing.server",
-        description="A fake OpenAI-compatible server on 127.0.0.1 (echoes prompts) with fault injection.")
-    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default 0: a free one)")
-    parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer (default 0)")
-    parser.add_argument("--model", default="fake-model", help="model id listed by /v1/models (default fake-model)")
-    parser.add_argument("--answer", default=None, metavar="TEXT", help="always answer TEXT (default: echo the prompt)")
-    parser.add_argument("--fault", action="append", type=_numbered, default=[], metavar="N=FAULT",
-                        help="request number N gets FAULT (repeatable), e.g. 3=503, 5=429:2, 7=slow:10")
-    parser.add_argument("--fault-every", type=_numbered, default=None, metavar="K=FAULT",
-                        help="every K-th request gets FAULT, e.g. 10=503")
-    parser.add_argument("--lifetime", type=float, default=600.0, help="stop after this many seconds (default 600)")
-    parser.add_argument("--max-requests", type=int, default=100_000,
-                        help="answer at most this many completion requests (default 100000)")
-    args = parser.parse_args(argv)
-
-    numbered: dict[int, Fault] = dict(args.fault)
-    periodic: tuple[int, Fault] | None = args.fault_every
-
-    def rule(hit: Hit) -> Fault | None:
-        if hit.number in numbered:
-            return numbered[hit.number]
-        if periodic is not None and hit.number % periodic[0] == 0:
-            return periodic[1]
-        return None
-
-    fixed = args.answer
-    server = FakeServer(latency=args.latency, model=args.model, port=args.port, lifetime=args.lifetime,
-                        max_requests=args.max_requests, faults=rule,
-                        answer=None if fixed is None else (lambda prompt: fixed))
-    server.start()
-
-    def interrupted(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, interrupted)  # terminate() stops it as cleanly as Ctrl-C
-    print(server.base_url, flush=True)
-    try:
-        server.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
-    print(f"served {server.requests} requests, at most {server.max_in_flight} at once: "
-          f"{dict(server.outcomes)}", file=sys.stderr)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
