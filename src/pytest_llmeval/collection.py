@@ -7,11 +7,12 @@ and nothing heavier: no model, no backend.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
 
-from .benchmarks.base import Benchmark, Item
+from .benchmarks.base import Benchmark, Item, item_key
 from .benchmarks.data import DatasetError
 from .evaluation import Evaluator
 from .items import BenchmarkItem, Bound, SuiteCollector, add_fingerprint, bound_of, identity_properties, item_name
@@ -30,6 +31,12 @@ class CollectionPlugin:
         self.evaluator = evaluator
         self.model_names = evaluator.models.names
         self._benchmarks: dict[str, Benchmark] | None = None
+        #: With --llm-shard: (tests kept, tests collected), once collected.
+        self.shard_counts: tuple[int, int] | None = None
+        if options.merge and getattr(config.option, "dist", "no") != "no":
+            # A merge runs no test, so it starts no xdist worker: as xdist's own -n 0 does, before
+            # xdist's (trylast) pytest_configure would start its distributed session.
+            config.option.dist, config.option.tx = "no", []
 
     # -- which benchmarks ----------------------------------------------------------------------
 
@@ -105,15 +112,28 @@ class CollectionPlugin:
         return None
 
     @pytest.hookimpl(tryfirst=True)
+    def pytest_collection(self, session: pytest.Session) -> bool | None:
+        # --llm-merge runs no test: the scorecard plugin merges the shards' files instead.
+        return True if self.options.merge else None
+
+    @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-        if not self.options.suites:
-            return
-        suite = SuiteCollector.from_parent(session, name="llmeval", nodeid="llmeval", benchmarks=self.suite_benchmarks(),
-                                           make_items=self.make_items)
-        collected: list[pytest.Item | pytest.Collector] = list(suite.collect())
-        # Reported like any collector's result, so "collected N items" counts the suite too.
-        config.hook.pytest_collectreport(report=pytest.CollectReport("llmeval", "passed", None, collected))
-        items.extend(node for node in collected if isinstance(node, pytest.Item))
+        if self.options.suites:
+            suite = SuiteCollector.from_parent(session, name="llmeval", nodeid="llmeval", benchmarks=self.suite_benchmarks(),
+                                               make_items=self.make_items)
+            collected: list[pytest.Item | pytest.Collector] = list(suite.collect())
+            # Reported like any collector's result, so "collected N items" counts the suite too.
+            config.hook.pytest_collectreport(report=pytest.CollectReport("llmeval", "passed", None, collected))
+            items.extend(node for node in collected if isinstance(node, pytest.Item))
+        if self.options.shard is not None:
+            self.shard_counts = select_shard(config, items, *self.options.shard)
+
+    @pytest.hookimpl
+    def pytest_report_collectionfinish(self, config: pytest.Config) -> str | None:
+        if self.options.shard is None or self.shard_counts is None:
+            return None
+        (index, total), (kept, seen) = self.options.shard, self.shard_counts
+        return f"llmeval: shard {index}/{total}: {kept} of {seen} tests (benchmark items by item identity, other tests by node id)"
 
     @pytest.hookimpl
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
@@ -145,3 +165,37 @@ class CollectionPlugin:
         bound = bound_of(item)
         if bound is not None and not isinstance(item, BenchmarkItem):
             add_fingerprint(item, bound.item)
+
+
+# -- shards (--llm-shard=I/N) ------------------------------------------------------------------
+
+
+def shard_of(key: str, total: int) -> int:
+    """The shard, 1 to ``total``, that runs the test named ``key`` (see :func:`shard_key`).
+
+    A hash of the key alone (SHA-256, salted apart from ``--llm-limit``'s sample), so every
+    machine agrees, and adding or removing other tests never moves a test to another shard.
+    Shards are equal in expectation, not exactly: with n tests each holds about n/N.
+    """
+    digest = hashlib.sha256(f"pytest-llmeval-shard:{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % total + 1
+
+
+def shard_key(node: pytest.Item) -> str:
+    """What decides a test's shard: for a benchmark item (or a ``benchmark.each`` test) its
+    item's key ``"gsm8k[<id>]"``, so that every model and check of one item runs in the same
+    shard with the baseline's answer to it; for any other test its node id."""
+    bound = bound_of(node)
+    return node.nodeid if bound is None else item_key(bound.item.benchmark.name, bound.item.id)
+
+
+def select_shard(config: pytest.Config, items: list[pytest.Item], index: int, total: int) -> tuple[int, int]:
+    """Keep the tests of shard ``index`` of ``total`` in ``items``, report the rest as deselected,
+    and return (kept, collected)."""
+    seen = len(items)
+    kept = [node for node in items if shard_of(shard_key(node), total) == index]
+    if len(kept) < seen:
+        chosen = set(map(id, kept))
+        config.hook.pytest_deselected(items=[node for node in items if id(node) not in chosen])
+        items[:] = kept
+    return len(kept), seen

@@ -78,6 +78,18 @@ def probability(text: str) -> float:
     return value
 
 
+def shard_spec(text: str) -> tuple[int, int]:
+    """``"2/5"``: the 1-based index of a shard and the number of shards, ``(2, 5)``."""
+    index, sep, total = text.strip().partition("/")
+    try:
+        value = (int(index), int(total)) if sep else None
+    except ValueError:
+        value = None
+    if value is None or not 1 <= value[0] <= value[1]:
+        raise argparse.ArgumentTypeError(f"expected I/N with 1 <= I <= N (such as 2/5), got {text!r}")
+    return value
+
+
 def whole_number(text: str) -> int:
     try:
         return int(text)
@@ -194,6 +206,15 @@ OPTIONS: tuple[Option, ...] = (
     Option("pin", "--llm-pin", None,
            "write the thresholds file from this run's results (needs --llm-thresholds or ini llm_thresholds)",
            default=False, default_text="off", kind="flag"),
+    Option("shard", "--llm-shard", "llm_shard",
+           "run shard I of N: a deterministic share of the tests (benchmark items by item identity, other tests by "
+           "node id) for runs split across machines; write each shard's --llm-scorecard=PATH.json and merge them "
+           "with --llm-merge",
+           default=None, default_text="the whole run", check=shard_spec, metavar="I/N"),
+    Option("merge", "--llm-merge", None,
+           "run no test: merge the scorecard JSON files of a run's N shards (names or quoted glob patterns) into "
+           "the scorecard, gate verdict, files and exit status of one run over all items. Repeatable",
+           default=(), default_text="off", kind="lines", metavar="FILE"),
     Option("max_error_rate", "--llm-max-error-rate", "llm_max_error_rate",
            "fail the run when more than this fraction of benchmark items errored (backend failures)",
            default=0.05, default_text="0.05", check=fraction, metavar="FRACTION"),
@@ -271,6 +292,8 @@ class RunOptions:
     scorecards: tuple[Path, ...] = ()
     thresholds: Path | None = None
     pin: bool = False
+    shard: tuple[int, int] | None = None
+    merge: tuple[Path, ...] = ()
     max_error_rate: float = 0.05
     cache_dir: Path = field(default_factory=lambda: Path(".llmeval-cache"))
     cache_mode: str = "on"
@@ -292,7 +315,7 @@ class RunOptions:
 
 
 #: RunOptions fields that are paths, resolved against the rootdir.
-_PATH_FIELDS = ("scorecards", "thresholds", "cache_dir")
+_PATH_FIELDS = ("scorecards", "thresholds", "cache_dir", "merge")
 
 
 def addoption(parser: pytest.Parser) -> None:
@@ -372,11 +395,55 @@ def read_options(config: pytest.Config) -> RunOptions:
     if values["pin"] and values["thresholds"] is None:
         raise pytest.UsageError("--llm-pin writes the thresholds file: name it with --llm-thresholds=PATH "
                                 "(or llm_thresholds in pyproject.toml)")
+    values["merge"] = tuple(path(p) for p in values["merge"])
+    _check_shard_and_merge(values)
     if values["baseline"] is not None and str(values["baseline"]).lower() == "none":
         values["baseline"] = None
     values["args"] = tuple(a for a in config.invocation_params.args if "key" not in a.lower())
     known = {f.name for f in fields(RunOptions)}
     return RunOptions(**{k: v for k, v in values.items() if k in known})
+
+
+def _check_shard_and_merge(values: dict[str, Any]) -> None:
+    """A shard must write the JSON file its merge reads, and leaves the gate and pinning to it."""
+    shard = values["shard"]
+    if shard is not None and values["merge"]:
+        raise pytest.UsageError("--llm-merge merges the files of finished shards and runs no test itself: "
+                                "leave out --llm-shard (or ini llm_shard) when merging")
+    if shard is None:
+        return
+    index, total = shard
+    if values["pin"]:
+        raise pytest.UsageError(f"--llm-pin with --llm-shard={index}/{total}: a shard holds only part of the items. "
+                                f"Pin from the merged shards: pytest --llm-merge='shard-*.json' "
+                                f"--llm-thresholds=PATH --llm-pin")
+    if not any(card.suffix.lower() == ".json" for card in values["scorecards"]):
+        raise pytest.UsageError(f"--llm-shard={index}/{total}: name the shard's scorecard file with "
+                                f"--llm-scorecard=PATH.json (such as shard-{index}.json): --llm-merge reads it "
+                                f"to make the run's scorecard and gate verdict")
+
+
+#: The settings that decide what a run asks and how it scores the answers (besides its suites
+#: and limit): shards of one run must agree on them (see :func:`outcome_settings`).
+OUTCOME_SETTINGS = ("models", "baseline", "judge", "aliases", "repeats", "reducer", "temperature", "top_p", "seed",
+                    "max_tokens", "reasoning_tags", "allow_code_execution")
+
+
+def outcome_settings(options: RunOptions) -> dict[str, Any]:
+    """The run's :data:`OUTCOME_SETTINGS` and the plugin's version, as JSON values (the
+    scorecard's ``run.settings``): ``{"models": ["smollm2-135m-instruct"], "repeats": 1, ...,
+    "version": "0.1.0"}``. Tuples become lists, so a value read back from JSON compares equal."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    def plain(value: Any) -> Any:
+        return [plain(v) for v in value] if isinstance(value, (tuple, list)) else value
+
+    found = {name: plain(getattr(options, name)) for name in OUTCOME_SETTINGS}
+    try:
+        found["version"] = version("pytest-llmeval")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree that was never installed
+        found["version"] = None
+    return found
 
 
 def api_key() -> str | None:

@@ -1,6 +1,10 @@
 """The scorecard at the end of a run: gathered from the reports, built once, gated or pinned,
 written, printed, and turned into the exit status.
 
+A shard of a run split across machines (``--llm-shard=I/N``) writes its scorecard and leaves
+the gate and the error rate to the merge; a merge (``--llm-merge``) runs no test and takes the
+shards' outcomes instead of reports (see :mod:`.merge`), then goes the same way as any run.
+
 Registered only in the process that sees every report (never an xdist worker), as pytest's
 junitxml is.
 """
@@ -15,13 +19,14 @@ import pytest
 
 from .. import properties
 from ..items import CompactFailure, compact_line, one_line
-from ..options import RunOptions
+from ..options import RunOptions, outcome_settings
 from ..state import RECORD
 from .card import ModelInfo, Scorecard, ScorecardError
 from .outcomes import ItemOutcome
 
 if TYPE_CHECKING:
     from ..gate import GateResult, Thresholds
+    from .merge import Shard
 
 
 class ScorecardPlugin:
@@ -39,11 +44,12 @@ class ScorecardPlugin:
         self.notes: list[str] = []
         self.written: list[Path] = []
         self.thresholds = self._load_thresholds()
+        self.shards = self._read_shards()
 
     def _load_thresholds(self) -> Thresholds | None:
         """Read the thresholds file at start, so a malformed one stops the run before any inference."""
         path = self.options.thresholds
-        if path is None or self.options.pin:
+        if path is None or self.options.pin or self.options.shard is not None:
             return None
         from ..gate import ThresholdsError, load_thresholds
 
@@ -54,6 +60,25 @@ class ScorecardPlugin:
             return load_thresholds(path)
         except ThresholdsError as exc:
             raise pytest.UsageError(f"--llm-thresholds: {exc}") from None
+
+    def _read_shards(self) -> list[Shard]:
+        """With ``--llm-merge``: the shards, checked at start; their candidates' outcomes stand in
+        for the reports of the tests that a run over all items would have had."""
+        if not self.options.merge:
+            return []
+        from .merge import MergeError, merged_note, read_shards
+
+        try:
+            shards = read_shards(self.options.merge)
+        except MergeError as exc:
+            raise pytest.UsageError(f"--llm-merge: {exc}") from None
+        baselines = {m.name for m in shards[0].card.models if m.role == "baseline"}
+        for shard in shards:
+            for index, outcome in enumerate(shard.card.items):
+                if outcome.model not in baselines:
+                    self.outcomes[f"{shard.path}::{index}"] = outcome
+        self.notes.append(merged_note(shards))
+        return shards
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -91,29 +116,55 @@ class ScorecardPlugin:
         ran = {(o.benchmark, o.item) for o in self.outcomes.values()}
         return [o for o in outcomes if (o.benchmark, o.item) in ran], infos
 
-    def build(self) -> Scorecard:
+    def build(self, complete: bool = True) -> Scorecard:
+        """The run's scorecard (a merge's: the shards' items); ``complete`` says, for a shard,
+        whether its run went to the end."""
         from ..published import published_for
 
-        baseline, extra = self._baseline()
-        models = [*self.models_info(), *extra]
-        run = {"suites": list(self.options.suites), "limit": self.options.limit, "args": list(self.options.args)}
-        card = Scorecard.build([*self.outcomes.values(), *baseline], models, run)
+        if self.shards:
+            from .merge import merge_shards
+
+            card = merge_shards(self.shards, self.options.args)
+        else:
+            baseline, extra = self._baseline()
+            models = [*self.models_info(), *extra]
+            card = Scorecard.build([*self.outcomes.values(), *baseline], models, self._run(complete))
         return card.with_published(published_for([m.name for m in card.models],
                                                  sorted({g.benchmark for g in card.benchmarks if g.benchmark})))
 
+    def _run(self, complete: bool) -> dict[str, Any]:
+        """The scorecard's ``run``: suites, limit, command line, the settings that decide outcomes,
+        and for a shard which one it is (see :func:`.merge.shard_run`)."""
+        run = {"suites": list(self.options.suites), "limit": self.options.limit, "args": list(self.options.args),
+               "settings": outcome_settings(self.options)}
+        if self.options.shard is not None:
+            from .merge import shard_run
+
+            run["shard"] = shard_run(*self.options.shard, complete=complete, failed_tests=self.other_failures)
+        return run
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        if not self.outcomes:
+        shard = self.options.shard
+        if not self.outcomes and shard is None:
             if self.options.scorecards:
                 # Asked for: an empty scorecard says so, instead of a file that is missing.
                 self._write(self.build())
             return
-        card = self.build()
+        stopped = exitstatus in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR) or bool(
+            session.shouldstop or session.shouldfail)
+        card = self.build(complete=not stopped)
         card = self._gate_or_pin(card)
         self.card = card
         self.config.hook.pytest_llmeval_scorecard(config=self.config, scorecard=card.to_json())
         self._decide_exit(session)
         self._write(card)
+        if shard is not None:
+            # A shard's capability rows are partial: its merge adds the run's to its own JUnit file.
+            self.notes.append(f"shard {shard[0]}/{shard[1]} of the run: the gate and the error rate are decided when "
+                              f"every shard's scorecard JSON is merged: pytest --llm-merge='shard-*.json' "
+                              f"[--llm-thresholds=PATH] (docs/shards.md)")
+            return
         from ..junit import add_capability_testcases
 
         add_capability_testcases(self.config, card, self.gate)
@@ -137,19 +188,32 @@ class ScorecardPlugin:
             return card.with_gate(self.gate.to_dict())
         return card
 
-    def _decide_exit(self, session: pytest.Session) -> None:
+    def _error_rate_message(self) -> str | None:
         total = len(self.outcomes)
         errors = sum(1 for o in self.outcomes.values() if o.outcome == "error")
         error_rate = errors / total if total else 0.0
-        failed_run = False
-        if errors and error_rate > self.options.max_error_rate:
-            self.messages.append(
-                f"{errors} of {total} benchmark items errored ({error_rate:.1%}), above the allowed "
-                f"{self.options.max_error_rate:.1%} (--llm-max-error-rate): the backend is failing, not the model"
-            )
-            failed_run = True
-        if self.gate is not None and not self.gate.passed:
-            failed_run = True
+        if not errors or error_rate <= self.options.max_error_rate:
+            return None
+        return (f"{errors} of {total} benchmark items errored ({error_rate:.1%}), above the allowed "
+                f"{self.options.max_error_rate:.1%} (--llm-max-error-rate): the backend is failing, not the model")
+
+    def _decide_exit(self, session: pytest.Session) -> None:
+        # A shard leaves the error rate to its merge: the rate is the whole run's.
+        failures: list[str | None] = [] if self.options.shard is not None else [self._error_rate_message()]
+        if self.shards:
+            from .merge import failed_tests_message
+
+            failures.append(failed_tests_message(self.shards))
+        self.messages += [m for m in failures if m is not None]
+        failed_run = bool(self.messages) or (self.gate is not None and not self.gate.passed)
+        if self.shards:
+            # A merge ran no test ("no tests collected"): its exit status is the verdict on the
+            # shards' outcomes, unless the merge itself was interrupted.
+            if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED if failed_run else pytest.ExitCode.OK
+            return
+        if self.options.shard is not None and session.exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
+            session.exitstatus = pytest.ExitCode.OK  # an empty share is still a shard, with its (empty) file
         # Wrong answers are measurements, not a broken build: only the gate, backend errors beyond
         # the allowed rate, and ordinary tests decide the exit status.
         if session.exitstatus == pytest.ExitCode.TESTS_FAILED and not failed_run and self.other_failures == 0:
@@ -195,7 +259,7 @@ class ScorecardPlugin:
                 tr.write_line(message, red=is_failure and not self.gate.passed)
         for message in self.messages:
             tr.write_line(f"FAILED: {message}", red=True, bold=True)
-        if self.options.thresholds is None:
+        if self.options.thresholds is None and self.options.shard is None:
             tr.write_line("no thresholds pinned: add --llm-thresholds=llm-thresholds.json --llm-pin to pin this run, "
                           "then gate CI with --llm-thresholds=llm-thresholds.json")
 
@@ -207,6 +271,8 @@ class ScorecardPlugin:
         silent = sum(1 for o in failed if not o.answer and not o.truncated)
         cut = sum(1 for o in failed if o.truncated)
         more = "" if self.config.get_verbosity() >= 1 else "; -v shows each prompt and response"
+        if self.shards:
+            more = "; each shard's run shows their prompts and responses"
         return (f"wrong answers: {len(failed)} ({len(failed) - silent - cut} wrong, {silent} without an answer, "
                 f"{cut} cut off){more}")
 
