@@ -92,14 +92,19 @@ class ScorecardPlugin:
         return [o for o in outcomes if (o.benchmark, o.item) in ran], infos
 
     def build(self) -> Scorecard:
-        from ..published import published_for
+        from ..published import mark_protocols, published_for
 
         baseline, extra = self._baseline()
         models = [*self.models_info(), *extra]
         run = {"suites": list(self.options.suites), "limit": self.options.limit, "args": list(self.options.args)}
         card = Scorecard.build([*self.outcomes.values(), *baseline], models, run)
-        return card.with_published(published_for([m.name for m in card.models],
-                                                 sorted({g.benchmark for g in card.benchmarks if g.benchmark})))
+        # How the models under test asked each benchmark, for the published figures' marks.
+        labels: dict[str, list[str | None]] = {}
+        for group in card.benchmarks:
+            if group.benchmark and group.model in card.candidates:
+                labels.setdefault(group.benchmark, []).append(group.protocol)
+        published = published_for([m.name for m in card.models], sorted({g.benchmark for g in card.benchmarks if g.benchmark}))
+        return card.with_published(mark_protocols(published, labels))
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
