@@ -34,6 +34,7 @@ import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Literal, cast
 
 from ..request import Message, Request
@@ -48,6 +49,7 @@ __all__ = [
     "FewShot",
     "Protocol",
     "draw_pool",
+    "example_turns",
     "group_of",
     "parse_protocol",
     "protocol_label",
@@ -163,9 +165,15 @@ def with_examples(request: Request, examples: Sequence[Example], style: ChatStyl
     if style == "one-message":
         shown = [Message("user", _one_message(examples, question, answer_prefix))]
     else:
-        shown = [m for e in examples for m in (Message("user", e.prompt), Message("assistant", e.answer))]
-        shown.append(Message("user", question))
+        shown = [*example_turns(tuple(examples)), Message("user", question)]
     return replace(request, messages=(*head, *shown))
+
+
+@lru_cache(maxsize=1024)
+def example_turns(examples: tuple[Example, ...]) -> tuple[Message, ...]:
+    """The examples as multi-turn chat: each a user message and the assistant's answer. Made
+    once per set of examples (every item of a group shares them)."""
+    return tuple(m for e in examples for m in (Message("user", e.prompt), Message("assistant", e.answer)))
 
 
 def _one_message(examples: Sequence[Example], question: str, answer_prefix: str) -> str:
