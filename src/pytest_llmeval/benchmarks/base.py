@@ -272,7 +272,7 @@ class Benchmark:
             if len(drawn.get(group, ())) < self.num_fewshot:
                 which = "" if group is None else f" with {spec.group} = {group!r}"
                 raise DatasetError(where, f"{self.num_fewshot}-shot prompting needs {self.num_fewshot} different rows"
-                                   f"{which} to draw examples from, found {len(drawn.get(group, ()))}",
+                                   f"{which} to draw examples from, found {len(drawn.get(group, ()))}: ask for fewer examples",
                                    field=spec.group)
         by_group = {group: tuple(self._example(pool[i], where) for i in positions) for group, positions in drawn.items()}
         taken = {pool_contents[i] for positions in drawn.values() for i in positions}
