@@ -353,7 +353,7 @@ def test_a_protocol_is_shown_next_to_the_number_in_every_report():
     assert terminal[0].endswith(f"{BASELINE} (baseline) (a)")  # the model's protocol, by its name
     [row] = [line for line in terminal if line.startswith("reasoning")]
     assert row.endswith("0.800 [0.49-0.94] 8/10 (a)")
-    assert f"(a) answers made with another protocol than the plugin's prompt: {PROTOCOL}" in terminal
+    assert f"(a) answers made with another protocol than the plugin's zero-shot prompt: {PROTOCOL}" in terminal
     markdown = render_markdown(card)
     assert row_of(markdown, "reasoning")[2] == "0.800 (0.49 to 0.94)<br>8/10 passed<br>protocol: " + PROTOCOL
     assert f"- **{BASELINE}** (baseline): recorded outputs; protocol: {PROTOCOL}" in markdown
@@ -364,7 +364,7 @@ def test_a_protocol_is_shown_next_to_the_number_in_every_report():
     assert labels == [f"{BASELINE} (baseline) (a)"]
     legend = [g.find(f"{SVG}text").text for g in svg.iter(f"{SVG}g") if g.get("class") == "legend"]
     assert legend == [MODEL, f"{BASELINE} (baseline) (a)"]
-    assert f"(a) answers made with another protocol than the plugin&#x27;s prompt: {PROTOCOL}</figcaption>" in page
+    assert f"(a) answers made with another protocol than the plugin&#x27;s zero-shot prompt: {PROTOCOL}</figcaption>" in page
     # The model's own answers carry no mark.
     assert not any(line.startswith("reasoning") and line.count("(a)") > 1 for line in terminal)
 
@@ -374,7 +374,7 @@ def test_mixed_protocols_say_so_and_the_plugins_own_prompt_says_nothing():
     terminal = render_table(mixed)
     [row] = [line for line in terminal if line.startswith("reasoning")]
     assert row.endswith(" (b)")  # (a) is the baseline's own protocol, by its name
-    assert f"(b) answers made with another protocol than the plugin's prompt: mixed: {PROTOCOL}; the plugin's prompt" in terminal
+    assert f"(b) answers made with another protocol than the plugin's zero-shot prompt: mixed: {PROTOCOL}; the plugin's prompt" in terminal
     assert f"protocol: mixed: {PROTOCOL}; the plugin's prompt" in render_markdown(mixed)
     plain = Scorecard.build(plan_outcomes(PLAN), [ModelInfo(MODEL), ModelInfo(BASELINE, role="baseline")])
     for text in ("\n".join(render_table(plain)), render_markdown(plain), render_html(plain)):

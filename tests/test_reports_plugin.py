@@ -58,7 +58,7 @@ def test_recorded_protocols_and_cut_off_replies_reach_every_report(project: Proj
                          "--llm-scorecard=card.html", "--llm-scorecard=card.json")
     assert result.ret == 0
     assert table_line(result, "reasoning") == ["reasoning", "1.000 [0.57-1.00] 5/5 (5 cut off) (a)"]
-    result.stdout.fnmatch_lines([f"(a) answers made with another protocol than the plugin's prompt: {PROTOCOL}"])
+    result.stdout.fnmatch_lines([f"(a) answers made with another protocol than the plugin's zero-shot prompt: {PROTOCOL}"])
     markdown = (project.path / "card.md").read_text(encoding="utf-8")
     assert f"| reasoning | 1.000 (0.57 to 1.00)<br>5/5 passed, 5 cut off<br>protocol: {PROTOCOL} |" in markdown
     page = (project.path / "card.html").read_text(encoding="utf-8")

@@ -2,12 +2,13 @@
 
 Public API (everything else is internal)::
 
-    from pytest_llmeval import Benchmark, scorers, Score, Request, Response, Message
+    from pytest_llmeval import Benchmark, FewShot, scorers, Score, Request, Response, Message
 """
 
 from .backends.base import Backend, BackendError
 from .benchmarks.base import Benchmark, Item
 from .benchmarks.data import DatasetError
+from .benchmarks.fewshot import FewShot
 from .request import Message, Request, Response, ToolCall
 from .scoring import scorers
 from .scoring.base import Score, Scorer
@@ -17,6 +18,7 @@ __all__ = [
     "BackendError",
     "Benchmark",
     "DatasetError",
+    "FewShot",
     "Item",
     "Message",
     "Request",

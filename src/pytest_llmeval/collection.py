@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from . import properties
 from .benchmarks.base import Benchmark, Item, item_key
 from .benchmarks.data import DatasetError
 from .evaluation import Evaluator
 from .items import BenchmarkItem, Bound, SuiteCollector, add_fingerprint, bound_of, identity_properties, item_name
-from .options import RunOptions, generation_for
+from .options import RunOptions, generation_for, protocol_for
 
 #: The marker ``benchmark.each`` puts on a test.
 EACH_MARKER = "llmeval_benchmark"
@@ -72,6 +73,7 @@ class CollectionPlugin:
     # -- items ---------------------------------------------------------------------------------
 
     def load_items(self, benchmark: Benchmark, base_dir: Path | None) -> list[Item]:
+        benchmark = self.with_run_protocol(benchmark)
         try:
             items = benchmark.items(base_dir, self.options.limit)
         except DatasetError as exc:
@@ -82,6 +84,20 @@ class CollectionPlugin:
         for item in items:
             self.register_capability(item.capability)
         return items
+
+    def with_run_protocol(self, benchmark: Benchmark) -> Benchmark:
+        """The benchmark asked as ``--llm-protocol`` says: a value naming it must apply; a run-wide
+        one passes over a benchmark that has no few-shot examples."""
+        chosen = protocol_for(self.options, benchmark.name)
+        if chosen is None:
+            return benchmark
+        target, protocol = chosen
+        try:
+            return benchmark.with_protocol(protocol)
+        except ValueError as exc:
+            if target is None:
+                return benchmark
+            raise pytest.UsageError(f"--llm-protocol={target}={protocol}: {exc}") from None
 
     def make_items(self, parent: pytest.Collector, benchmark: Benchmark, base_dir: Path | None = None) -> list[pytest.Item]:
         several = len(self.model_names) > 1
@@ -157,6 +173,7 @@ class CollectionPlugin:
             # item checked by two tests is not counted twice in one benchmark row.
             label = f"{bound.item.benchmark.name}/{getattr(item, 'originalname', item.name)}"
             item.user_properties.extend(identity_properties(bound.model, bound.item, label))
+            item.user_properties.extend(properties.protocol_properties(bound.item.protocol))
             item.add_marker(bound.item.capability)
             item.add_marker("llmeval")
 

@@ -220,7 +220,7 @@ class Evaluator:
                            metrics=dict(score.metrics) if score else {},
                            samples=tuple(int(p) for p in result.samples),
                            truncated=bool(result.response and result.response.truncated),
-                           protocol=result.response.meta.get("protocol") if result.response else None)
+                           protocol=item.protocol_of(result.response))
 
 
 def _unusable(request: Request, response: Response, reply: Response, who: str) -> Evaluation | None:

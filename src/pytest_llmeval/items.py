@@ -118,7 +118,7 @@ class BenchmarkItem(pytest.Item):
             explanation=score.explanation,
             samples=self.result.samples, sample_answers=self.result.sample_answers,
             reasoning=response.reasoning if response else None, truncated=bool(response and response.truncated),
-            protocol=response.meta.get("protocol") if response else None))
+            protocol=self.item.protocol_of(response)))
 
     def runtest(self) -> None:
         assert self.result is not None and self.result.score is not None

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import pytest
 
+from .benchmarks.fewshot import parse_protocol
 from .registry import EMBEDDED_MODEL
 
 CACHE_MODES = ("on", "off", "refresh")
@@ -113,6 +114,15 @@ def per_benchmark(check: Callable[[str], Any]) -> Callable[[str], PerBenchmark]:
 
     parse.__name__ = check.__name__
     return parse
+
+
+def protocol(text: str) -> Any:
+    """``zero-shot``, ``K-shot`` or ``survey``, optionally with ``:multi-turn`` / ``:one-message``
+    (see :func:`pytest_llmeval.benchmarks.fewshot.parse_protocol`)."""
+    try:
+        return parse_protocol(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 REDUCERS = ("majority", "all", "any")
@@ -266,6 +276,14 @@ OPTIONS: tuple[Option, ...] = (
            "most tokens generated per reply, for every benchmark (VALUE) or one (BENCHMARK=VALUE); repeatable",
            default=(), default_text="each benchmark's own", kind="lines", check=per_benchmark(positive_int),
            metavar="[BENCHMARK=]N"),
+    Option("protocol", "--llm-protocol", "llm_protocol",
+           "how items are asked, for every benchmark (VALUE) or one (BENCHMARK=VALUE); repeatable: 'zero-shot' (the "
+           "plain prompt), 'K-shot' (K solved examples first, from the benchmark's few-shot split or a seeded pool of "
+           "its rows that is then not evaluated), or 'survey' (the published figures' protocol: MMLU 5-shot, GSM8K "
+           "8-shot chain of thought); add ':one-message' to put the examples in the question's message instead of "
+           "'multi-turn' chat. A plain VALUE passes over benchmarks without few-shot examples",
+           default=(), default_text="each benchmark's own (zero-shot)", kind="lines", check=per_benchmark(protocol),
+           metavar="[BENCHMARK=]PROTOCOL"),
     Option("reasoning_tags", "--llm-reasoning-tags", "llm_reasoning_tags",
            "the tags around a reasoning trace in replies, as 'OPEN CLOSE'; repeatable. Every scorer and judge reads "
            "the final answer only, outside the trace",
@@ -308,6 +326,7 @@ class RunOptions:
     top_p: tuple[PerBenchmark, ...] = ()
     seed: tuple[PerBenchmark, ...] = ()
     max_tokens: tuple[PerBenchmark, ...] = ()
+    protocol: tuple[PerBenchmark, ...] = ()
     reasoning_tags: tuple[tuple[str, str], ...] = (("<think>", "</think>"),)
     aliases: tuple[str, ...] = ()
     #: The command line as given, without anything that looks like a key (for the scorecard).
@@ -426,7 +445,7 @@ def _check_shard_and_merge(values: dict[str, Any]) -> None:
 #: The settings that decide what a run asks and how it scores the answers (besides its suites
 #: and limit): shards of one run must agree on them (see :func:`outcome_settings`).
 OUTCOME_SETTINGS = ("models", "baseline", "judge", "aliases", "repeats", "reducer", "temperature", "top_p", "seed",
-                    "max_tokens", "reasoning_tags", "allow_code_execution")
+                    "max_tokens", "reasoning_tags", "allow_code_execution", "protocol")
 
 
 def outcome_settings(options: RunOptions) -> dict[str, Any]:
@@ -436,7 +455,9 @@ def outcome_settings(options: RunOptions) -> dict[str, Any]:
     from importlib.metadata import PackageNotFoundError, version
 
     def plain(value: Any) -> Any:
-        return [plain(v) for v in value] if isinstance(value, (tuple, list)) else value
+        if isinstance(value, (tuple, list)):
+            return [plain(v) for v in value]
+        return value if value is None or isinstance(value, (str, int, float, bool)) else str(value)
 
     found = {name: plain(getattr(options, name)) for name in OUTCOME_SETTINGS}
     try:
@@ -490,4 +511,15 @@ def generation_for(options: RunOptions, benchmark: str) -> dict[str, Any]:
         for target, value in sorted(values, key=lambda v: v[0] is not None):
             if target in (None, benchmark):
                 found[name] = value
+    return found
+
+
+def protocol_for(options: RunOptions, benchmark: str) -> PerBenchmark | None:
+    """The run's ``--llm-protocol`` for one benchmark as ``(target, Protocol)``: ``target`` is the
+    benchmark's name when the value named it (it beats a plain value), None for a run-wide
+    value; None when the run sets no protocol."""
+    found: PerBenchmark | None = None
+    for target, value in sorted(options.protocol, key=lambda v: v[0] is not None):
+        if target in (None, benchmark):
+            found = (target, value)
     return found

@@ -8,7 +8,8 @@ elements, and the scorecard is rebuilt from them on the controller
 ``llm_item``, ``llm_subset``, ``llm_fingerprint``; after scoring ``llm_answer``,
 ``llm_expected``, ``llm_score``, ``llm_why`` (why a wrong answer is wrong), ``llm_metric_<name>``, ``llm_samples`` and ``llm_sample_<k>``
 (with repeats: each sample's pass/fail and answer), ``llm_reasoning``,
-``llm_truncated``, ``llm_protocol``.
+``llm_truncated``, ``llm_protocol`` (how the answer was asked for when not zero-shot by the
+plugin's prompt: the run's few-shot protocol, or a recording's own).
 """
 
 from __future__ import annotations
@@ -76,6 +77,12 @@ def outcome_properties(*, answer: str | None, expected: str, passed: bool, metri
     if protocol is not None:
         props.append((PROTOCOL, protocol))
     return props
+
+
+def protocol_properties(protocol: str | None) -> Properties:
+    """How a ``benchmark.each`` test's item was asked when not zero-shot (no reply of the
+    plugin's says it there): ``[("llm_protocol", "5-shot (multi-turn)")]``, or nothing."""
+    return [] if protocol is None else [(PROTOCOL, protocol)]
 
 
 def is_benchmark_report(report: pytest.TestReport) -> bool:

@@ -15,6 +15,13 @@ its metric name says so. Where the survey put a figure under the wrong model (it
 and c), the entry carries the model the figure belongs to and a ``note`` saying what the
 survey printed.
 
+Each figure states its ``protocol`` as its source does: the number of solved examples shown
+before each question and whether they were worked solutions (``"5-shot"``, ``"5-shot chain of
+thought"``, ``"0-shot"``), or ``""`` when the source does not say. :func:`mark_protocols` adds
+whether the run asked that benchmark the same way (``--llm-protocol``), which the reports
+write next to the figure ("same protocol (5-shot)", "different protocol: 5-shot (this run:
+0-shot)"). Same protocol means the same shots and kind of answer, not the same wording.
+
 Example::
 
     >>> [e["value"] for e in published_for(["gpt-4"], ["gsm8k"])]
@@ -23,10 +30,11 @@ Example::
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["PUBLISHED", "format_published", "published_for"]
+__all__ = ["PUBLISHED", "format_published", "mark_protocols", "protocol_note", "protocol_of_label", "published_for"]
 
 CONFIRMED = "confirmed"
 SURVEY_REPO = "survey-repo"
@@ -43,6 +51,26 @@ _ZS = "survey companion repo Table 4 (ZeroSCROLLS)"
 _MT = "MT-Bench GPT-4-judged score /10"
 _AE1_M = "AlpacaEval 1.0 win rate vs text-davinci-003"
 _AE2_M = "AlpacaEval 2.0 raw win rate vs GPT-4-turbo"
+
+_ZS_M = "ZeroSCROLLS {} task score"
+
+#: What each metric's source says of its protocol (see the module docstring); a metric not
+#: listed does not say. MT-Bench and AlpacaEval ask their own questions with no examples.
+_PROTOCOLS: dict[str, str] = {
+    _MT: "0-shot",
+    _AE1_M: "0-shot",
+    _AE2_M: "0-shot",
+    "MMLU 5-shot accuracy": "5-shot",
+    "HellaSwag 10-shot accuracy": "10-shot",
+    "HellaSwag 0-shot accuracy": "0-shot",
+    "ARC-Challenge 25-shot accuracy": "25-shot",
+    "WinoGrande 5-shot accuracy": "5-shot",
+    "GSM8K 5-shot chain-of-thought accuracy": "5-shot chain of thought",
+    "GSM8K 5-shot accuracy": "5-shot",
+    "HumanEval 0-shot pass@1": "0-shot",
+    "BBH 3-shot accuracy": "3-shot",
+    _ZS_M: "0-shot",
+}
 
 # (model, capability, benchmark, metric, value, source, marker, note)
 _ROWS: tuple[tuple[str, str, str, str, float, str, str, str], ...] = (
@@ -161,19 +189,20 @@ def _build() -> tuple[dict[str, Any], ...]:
     rows: list[dict[str, Any]] = []
     for model, capability, benchmark, metric, value, source, marker, note in _ROWS:
         rows.append({"model": model, "capability": capability, "benchmark": benchmark, "metric": metric,
-                     "value": value, "source": source, "marker": marker, "note": note})
+                     "value": value, "source": source, "marker": marker, "note": note,
+                     "protocol": _PROTOCOLS.get(metric, "")})
     for model, values in _ZS_ROWS.items():
         for task, percent in zip(_ZS_TASKS, values, strict=True):
             if percent is None:
                 continue
             rows.append({"model": model, "capability": "long_context", "benchmark": f"zeroscrolls_{task}",
-                         "metric": f"ZeroSCROLLS {task} task score", "value": round(percent / 100.0, 4),
-                         "source": _ZS, "marker": SURVEY_REPO, "note": ""})
+                         "metric": _ZS_M.format(task), "value": round(percent / 100.0, 4),
+                         "source": _ZS, "marker": SURVEY_REPO, "note": "", "protocol": _PROTOCOLS[_ZS_M]})
     return tuple(rows)
 
 
 #: Every published figure, as ``{"model", "capability", "benchmark", "metric", "value",
-#: "source", "marker", "note"}`` dicts. Treat as read-only; :func:`published_for` returns copies.
+#: "source", "marker", "note", "protocol"}`` dicts. Treat as read-only; :func:`published_for` returns copies.
 PUBLISHED: tuple[dict[str, Any], ...] = _build()
 
 # A spec such as ``openai:gpt-4`` or ``recorded:gpt-3.5-turbo`` names the same model.
@@ -214,3 +243,60 @@ def format_published(entry: Mapping[str, Any]) -> str:
     if "/10" in str(entry.get("metric", "")):
         return f"{value:.2f}/10"
     return f"{value:.3f}"
+
+
+_SHOTS = re.compile(r"\b(\d+|zero)-shot( chain of thought)?")
+
+
+def protocol_of_label(label: str | None) -> str | None:
+    """The protocol a scorecard row's label names, worded as published figures state theirs:
+    None (the plugin's zero-shot prompt) is ``"0-shot"``; ``"8-shot chain of thought
+    (multi-turn)"`` and ``"recorded, 8-shot chain of thought (Faithful-CoT's COT prompt)"`` are
+    ``"8-shot chain of thought"``; a label that names no shot count gives None (unknown).
+
+    >>> protocol_of_label("recorded, zero-shot chain of thought, answer in \\boxed{}")
+    '0-shot chain of thought'
+    """
+    if label is None:
+        return "0-shot"
+    found = _SHOTS.search(label)
+    if found is None:
+        return None
+    shots = "0" if found.group(1) == "zero" else found.group(1)
+    return f"{shots}-shot{found.group(2) or ''}"
+
+
+def mark_protocols(entries: Sequence[Mapping[str, Any]], labels: Mapping[str, Sequence[str | None]]) -> list[dict[str, Any]]:
+    """The published figures, each with ``run_protocol`` (how this run asked its benchmark:
+    :func:`protocol_of_label` of the ``labels`` of the models under test on that benchmark,
+    ``"mixed: A; B"`` when they differ, None when unknown) and ``same_protocol``: True or False,
+    or None when the figure's protocol or the run's is not known. A figure of a benchmark
+    without labels is returned unmarked."""
+    marked: list[dict[str, Any]] = []
+    for entry in entries:
+        row = dict(entry)
+        if entry["benchmark"] in labels:
+            found = list(dict.fromkeys(protocol_of_label(label) for label in labels[entry["benchmark"]]))
+            run = found[0] if len(found) == 1 else "mixed: " + "; ".join(p or "unknown" for p in found)
+            known = bool(row.get("protocol")) and run is not None and not run.startswith("mixed")
+            row.update(run_protocol=run, same_protocol=(row["protocol"] == run) if known else None)
+        marked.append(row)
+    return marked
+
+
+def protocol_note(entry: Mapping[str, Any]) -> str:
+    """What the reports write next to a published figure: ``"same protocol (5-shot)"``,
+    ``"different protocol: 5-shot (this run: 0-shot)"``, ``"protocol not stated"``, ``"0-shot;
+    this run's models differ: 0-shot; 5-shot"``; ``""`` for an unmarked figure."""
+    if "run_protocol" not in entry:
+        return ""
+    stated, run = entry.get("protocol") or "", entry.get("run_protocol")
+    if not stated:
+        return "protocol not stated"
+    if entry.get("same_protocol") is True:
+        return f"same protocol ({stated})"
+    if entry.get("same_protocol") is False:
+        return f"different protocol: {stated} (this run: {run})"
+    if run is not None and run.startswith("mixed: "):
+        return f"{stated}; this run's models differ: {run.removeprefix('mixed: ')}"
+    return f"{stated}; this run's protocol is not known"

@@ -18,6 +18,7 @@ Built-in benchmarks are instances (or small subclasses) of the same class.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import re
@@ -28,9 +29,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Union
 
-from ..request import Message, Request
+from ..request import Message, Request, Response
 from ..scoring.base import Score, Scorer, as_text
 from .data import LINE, DatasetError, DataSource, Row, describe_source, load_rows
+from .fewshot import NO_EXAMPLES, Example, Examples, FewShot, Protocol, draw_pool, group_of, protocol_label, with_examples
 
 PromptSpec = Union[str, Callable[[Row], str | Sequence[Message] | Request]]
 TargetSpec = Union[str, Callable[[Row], Any]]
@@ -61,6 +63,8 @@ class Item:
     #: The user's later turns of a multi-turn item (MT-Bench's second question), asked each with
     #: the model's own earlier answers in the conversation.
     followups: tuple[str, ...] = ()
+    #: How it is asked when not by the plain prompt: ``"5-shot (multi-turn)"``; None when zero-shot.
+    protocol: str | None = None
 
     @property
     def key(self) -> str:
@@ -80,6 +84,12 @@ class Item:
 
     def score(self, response: Any) -> Score:
         return self.benchmark.scorer(self, response)
+
+    def protocol_of(self, response: Response | None) -> str | None:
+        """How an answer to this item was made, when not by the plain zero-shot prompt: a
+        recording's own protocol (``response.meta["protocol"]``), else the run's (:attr:`protocol`)."""
+        recorded = response.meta.get("protocol") if response is not None else None
+        return recorded or self.protocol
 
     def with_generation(self, **settings: Any) -> Item:
         """The item with generation settings (``temperature``, ``top_p``, ``seed``,
@@ -119,7 +129,10 @@ class Benchmark:
     bounds generation; ``temperature``, ``top_p`` and ``seed`` set sampling for this benchmark
     (the run's ``--llm-temperature`` etc. override them). ``id_field`` names the row field that
     identifies each item (unique, stable across edits of the data); without it, ids derive
-    from each row's content.
+    from each row's content. ``num_fewshot`` solved examples precede each question, drawn and
+    shown as ``fewshot`` says (:class:`~pytest_llmeval.benchmarks.fewshot.FewShot`; by default a
+    seeded pool of the benchmark's own rows, which are then not evaluated); a benchmark with a
+    ``fewshot`` can also be run few-shot by ``--llm-protocol``. See docs/writing-benchmarks.md.
     """
 
     #: Whether scoring runs model-written code: such items are skipped unless the user allowed
@@ -144,6 +157,8 @@ class Benchmark:
         top_p: float | None = None,
         seed: int | None = None,
         description: str = "",
+        num_fewshot: int = 0,
+        fewshot: FewShot | None = None,
     ) -> None:
         if not name or any(c not in _ID_CHARS for c in name):
             raise ValueError(f"benchmark name {name!r} must be non-empty and use only letters, digits, '_', '-' and '.'")
@@ -151,6 +166,9 @@ class Benchmark:
             raise ValueError(f"benchmark {name!r}: capability must be a name such as 'reasoning', a template such as "
                              f"'{{topic}}', or a function of the row returning a name; got {capability!r}")
         check_generation(f"benchmark {name!r}", max_tokens=max_tokens, temperature=temperature, top_p=top_p, seed=seed)
+        if not isinstance(num_fewshot, int) or isinstance(num_fewshot, bool) or num_fewshot < 0:
+            raise ValueError(f"benchmark {name!r}: num_fewshot must be a whole number of examples (0 or more), "
+                             f"got {num_fewshot!r}")
         self.name = name
         self.capability = capability
         self.data = data
@@ -167,6 +185,10 @@ class Benchmark:
         #: The sampling seed sent with each request (``seed=``; subclasses may use ``seed`` for data).
         self.sampling_seed = seed
         self.description = description
+        #: How many solved examples precede each question (0: zero-shot, the plain prompt).
+        self.num_fewshot = num_fewshot
+        #: Where the examples come from; None when the benchmark offers no few-shot prompting.
+        self.fewshot = fewshot if fewshot is not None or num_fewshot == 0 else FewShot()
 
     def __repr__(self) -> str:
         return f"<Benchmark {self.name} ({self.capability_label})>"
@@ -184,6 +206,99 @@ class Benchmark:
         if callable(self.capability) or "{" in self.capability:
             return None
         return self.capability
+
+    # -- few-shot prompting ----------------------------------------------------------------------
+
+    @property
+    def protocol(self) -> str | None:
+        """How the items are asked when not zero-shot, as reports show it: ``"5-shot (multi-turn)"``."""
+        if self.fewshot is None or self.num_fewshot == 0:
+            return None
+        return protocol_label(self.num_fewshot, self.fewshot.chain_of_thought, self.fewshot.style)
+
+    def with_protocol(self, protocol: Protocol) -> Benchmark:
+        """This benchmark asked as ``protocol`` says (``--llm-protocol``): a copy with the same name
+        and item ids. ``survey`` takes the published figures' number of examples
+        (``FewShot.survey``) and leaves a benchmark without one as it is. Raises
+        :class:`ValueError` when examples are asked of a benchmark that has no ``fewshot``."""
+        shots = protocol.shots
+        if shots is None:
+            if self.fewshot is None or self.fewshot.survey is None:
+                return self
+            shots = self.fewshot.survey
+        if self.fewshot is None:
+            if shots == 0:
+                return self
+            raise ValueError(f"benchmark {self.name!r} offers no few-shot examples (it was made without "
+                             "fewshot=FewShot(...)): run it zero-shot")
+        changed = copy.copy(self)
+        changed.num_fewshot = shots
+        if protocol.style is not None:
+            changed.fewshot = replace(self.fewshot, style=protocol.style)
+        return changed
+
+    def fewshot_answer(self, row: Row) -> str:
+        """The answer a few-shot example shows after its question: ``FewShot.answer(row)``, else
+        the row's target as text. Override it for worked solutions."""
+        if self.fewshot is not None and self.fewshot.answer is not None:
+            return self.fewshot.answer(row)
+        return as_text(self.target(row) if callable(self.target) else _field(row, self.target))
+
+    def example(self, row: Row) -> Example:
+        """A row as a solved example: the user message of the benchmark's prompt for it, and
+        :meth:`fewshot_answer`. Raises TypeError when the prompt is not one user message."""
+        messages = [m for m in self.messages(row) if m.role != "system"]
+        if len(messages) != 1 or messages[0].role != "user":
+            raise TypeError("few-shot examples need the benchmark's prompt to be one user message, got "
+                            f"{[m.role for m in messages]}")
+        return Example(messages[0].content, self.fewshot_answer(row))
+
+    def examples(self, rows: list[Row], ids: list[str], base_dir: Path | None = None) -> Examples:
+        """The few-shot examples of a run on ``rows`` (the benchmark's rows, ``ids`` their item
+        ids) and the rows they take out of the evaluation; :data:`NO_EXAMPLES` when zero-shot.
+        Raises :class:`DatasetError` naming the source, line and field when an example cannot be
+        made or a group has fewer than ``num_fewshot`` different rows."""
+        spec = self.fewshot
+        if spec is None or self.num_fewshot == 0:
+            return NO_EXAMPLES
+        contents = [content_id(row) for row in rows]
+        if spec.data is None:
+            pool, keys, pool_contents, where = rows, ids, contents, describe_source(self.data)
+        else:
+            pool, where = load_rows(spec.data, base_dir, spec.split), describe_source(spec.data)
+            for index, row in enumerate(pool):
+                row.setdefault(LINE, index + 1)
+            keys = pool_contents = [content_id(row) for row in pool]
+        groups = [self._group(row, where) for row in pool]
+        drawn = draw_pool(self.name, spec.seed, keys, groups, pool_contents, self.num_fewshot)
+        needed = groups if spec.data is None else [self._group(row, describe_source(self.data)) for row in rows]
+        for group in dict.fromkeys(needed):
+            if len(drawn.get(group, ())) < self.num_fewshot:
+                which = "" if group is None else f" with {spec.group} = {group!r}"
+                raise DatasetError(where, f"{self.num_fewshot}-shot prompting needs {self.num_fewshot} different rows"
+                                   f"{which} to draw examples from, found {len(drawn.get(group, ()))}: ask for fewer examples",
+                                   field=spec.group)
+        by_group = {group: tuple(self._example(pool[i], where) for i in positions) for group, positions in drawn.items()}
+        taken = {pool_contents[i] for positions in drawn.values() for i in positions}
+        return Examples(by_group, frozenset(i for i, c in enumerate(contents) if c in taken), spec.group)
+
+    def _group(self, row: Row, where: str) -> str | None:
+        group = self.fewshot.group if self.fewshot is not None else None
+        try:
+            return group_of(row, group)
+        except KeyError:
+            raise DatasetError(where, "row has no field named by fewshot=FewShot(group=...)", line=row.get(LINE),
+                               field=group) from None
+
+    def _example(self, row: Row, where: str) -> Example:
+        try:
+            return self.example(row)
+        except _MissingField as exc:
+            raise DatasetError(where, f"few-shot example row has no field {exc.args[0]!r}", line=row.get(LINE),
+                               field=exc.args[0]) from None
+        except Exception as exc:
+            raise DatasetError(where, f"few-shot example could not be made from its row: {type(exc).__name__}: {exc}",
+                               line=row.get(LINE)) from None
 
     def each(self, function: Callable[..., Any]) -> Callable[..., Any]:
         """Decorate a test to run once per item, with your own assertions::
@@ -219,7 +334,11 @@ class Benchmark:
             _refuse_duplicates(ids, rows, source, self.id_field)
         for index, row in enumerate(rows):
             row.setdefault(LINE, index + 1)  # rows of a Python list: their position
-        return [self.make_item(rows[i], ids[i], source) for i in sample_indices(self.name, ids, limit)]
+        examples = self.examples(rows, ids, base_dir)
+        # The examples' rows leave before the sample is drawn, so no --llm-limit ever asks them.
+        kept = [i for i in range(len(rows)) if i not in examples.excluded]
+        chosen = [kept[j] for j in sample_indices(self.name, [ids[i] for i in kept], limit)]
+        return [self.make_item(rows[i], ids[i], source, examples.of(rows[i])) for i in chosen]
 
     def item_id(self, row: Row) -> str:
         """The row's item id: its ``id_field`` value made safe for test ids, else :func:`content_id`."""
@@ -236,12 +355,16 @@ class Benchmark:
                                f"{', '.join(sorted(k for k in row if k != LINE)) or 'none'}); fix the data or id_field",
                                line=line, field=exc.args[0]) from None
 
-    def make_item(self, row: Row, item_id: str, source: str) -> Item:
+    def make_item(self, row: Row, item_id: str, source: str, examples: Sequence[Example] = ()) -> Item:
+        """The item of one row; ``examples`` (few-shot) precede its question in every request."""
         line = row.pop(LINE, None)
         origin = source if line is None else f"{source}, line {line}"
         key = item_key(self.name, item_id)
         try:
             requests = tuple(replace(r, item=key) for r in self.make_requests(row))
+            if examples and self.fewshot is not None:
+                style, prefix = self.fewshot.style, self.fewshot.answer_prefix
+                requests = tuple(with_examples(r, examples, style, prefix) for r in requests)
             target = self.target(row) if callable(self.target) else _field(row, self.target)
             capability = self.capability_of(row)
         except DatasetError:
@@ -252,7 +375,8 @@ class Benchmark:
         except Exception as exc:
             raise DatasetError(source, f"item {item_id} could not be made from its row: {type(exc).__name__}: {exc}",
                                line=line) from None
-        return Item(self, item_id, requests, target, row, self.subset(row), capability, origin, self.followups(row))
+        return Item(self, item_id, requests, target, row, self.subset(row), capability, origin, self.followups(row),
+                    self.protocol if examples else None)
 
     def capability_of(self, row: Row) -> str:
         """The capability one row counts under."""

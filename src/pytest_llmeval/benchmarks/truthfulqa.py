@@ -6,6 +6,8 @@ the true answer first, so each item's options are shuffled with a seed taken fro
 question: the order is the same on every run and machine, and the correct letter is spread
 over A-E. Items are scored by :func:`pytest_llmeval.scoring.scorers.choice`: log-likelihood of
 the option letters where the backend has logits, the letter read from generated text otherwise.
+Zero-shot, as the survey gives no protocol; ``--llm-protocol=truthfulqa=K-shot`` shows K solved
+questions from a seeded pool of its own questions, which are then not evaluated.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import random
 
 from ..shipped import shipped
 from .data import DatasetError, Row
+from .fewshot import FewShot
 from .multiple_choice import LETTERS, MultipleChoice, format_options
 
 SOURCE = "truthfulqa/task_mc.json.gz"
@@ -60,5 +63,6 @@ def benchmarks() -> list[MultipleChoice]:
             prompt=_prompt,
             target="answer",
             description="TruthfulQA MC1 (BIG-bench copy, 299 questions, options shuffled per item)",
+            fewshot=FewShot(),
         )
     ]

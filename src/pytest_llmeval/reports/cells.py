@@ -140,7 +140,7 @@ class Notes:
         return f" {self.marks[protocol]}"
 
     def lines(self) -> list[str]:
-        return [f"{mark} answers made with another protocol than the plugin's prompt: {protocol}"
+        return [f"{mark} answers made with another protocol than the plugin's zero-shot prompt: {protocol}"
                 for protocol, mark in self.marks.items()]
 
 

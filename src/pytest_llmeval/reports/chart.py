@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-from ..published import format_published
+from ..published import format_published, protocol_note
 from ..scorecard import ModelInfo, Scorecard, Tally
 from .cells import Notes, capability_names, model_header, ordered_models
 from .pairing import Pairings
@@ -138,7 +138,8 @@ def chart_bars(card: Scorecard, notes: Notes | None = None) -> list[Bar]:
                 capability=capability, kind="published", model=entry["model"], value=value,
                 label=f"published {entry['model']} {entry['benchmark']}",
                 title=(f"published (not measured here): {entry['model']} · {entry['metric']}"
-                       f" {format_published(entry)} [{entry['source']}]"),
+                       f" {format_published(entry)} [{entry['source']}]"
+                       + (f"; {note}" if (note := protocol_note(entry)) else "")),
                 colour=colours.get(entry["model"], PUBLISHED_COLOUR), benchmark=entry["benchmark"]))
     return bars
 

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..published import format_published
+from ..published import format_published, protocol_note
 from ..scorecard import Comparison, Group, ModelInfo, Scorecard
 from ..stats import format_p
 from .cells import baseline_lines, benchmark_names, capability_names, model_header, ordered_models, score_lines
@@ -62,7 +62,8 @@ def comparison_lines(c: Comparison | None) -> list[str]:
 def published_lines(entries: Sequence[Mapping[str, Any]]) -> list[str]:
     if not entries:
         return ["—"]
-    return [f"{e['model']}: {e['metric']} {format_published(e)} [{e['source']}]" for e in entries]
+    return [f"{e['model']}: {e['metric']} {format_published(e)} [{e['source']}]"
+            + (f"; {note}" if (note := protocol_note(e)) else "") for e in entries]
 
 
 class _Columns:

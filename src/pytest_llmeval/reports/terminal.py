@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..published import protocol_note
 from ..scorecard import Group, ModelInfo, Scorecard, Tally
 from ..stats import format_p
 from .cells import Notes, as_scorecard, benchmark_names, capability_names, counts_extras, model_header, ordered_models, unpaired_extras
@@ -133,5 +134,5 @@ def render_table(scorecard: Scorecard | Mapping[str, Any]) -> list[str]:
     if card.published:
         lines += ["", "published figures (the survey's sources; not measured here, not comparable like for like):"]
         lines += [f"  {p['model']:<20} {p['benchmark']:<12} {p['value']:.3f} {p['metric']} [{p['source']}]"
-                  for p in card.published]
+                  + (f"; {note}" if (note := protocol_note(p)) else "") for p in card.published]
     return lines

@@ -93,8 +93,9 @@ class Group:
     metrics: Mapping[str, float] = field(default_factory=dict)
     subsets: tuple[Group, ...] = ()
     subset: str | None = None
-    #: How the group's answers were made when not by the plugin's own prompts: the items'
-    #: protocol when they share one, "mixed: A; B" when they differ, None when all are the plugin's.
+    #: How the group's answers were made when not by the plugin's zero-shot prompts (a few-shot
+    #: run, a recording): the items' protocol when they share one, "mixed: A; B" when they
+    #: differ, None when all are the plugin's zero-shot prompt.
     protocol: str | None = None
     #: With repeats: the mean over samples and its item-clustered interval.
     samples: SampleSummary | None = None

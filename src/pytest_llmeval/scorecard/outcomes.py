@@ -35,8 +35,9 @@ class ItemOutcome:
     fingerprint: str | None = None
     samples: tuple[int, ...] = ()
     truncated: bool = False
-    #: How the answer was made when not by the plugin's own prompt (a recording made with
-    #: another protocol: "recorded, 8-shot chain of thought"), else None.
+    #: How the answer was made when not by the plugin's zero-shot prompt (the run's few-shot
+    #: protocol, "5-shot (multi-turn)", or a recording's own: "recorded, 8-shot chain of
+    #: thought"), else None.
     protocol: str | None = None
 
     @property

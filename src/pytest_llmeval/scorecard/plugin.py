@@ -118,8 +118,9 @@ class ScorecardPlugin:
 
     def build(self, complete: bool = True) -> Scorecard:
         """The run's scorecard (a merge's: the shards' items); ``complete`` says, for a shard,
-        whether its run went to the end."""
-        from ..published import published_for
+        whether its run went to the end. The published figures are marked with whether they share
+        the protocol the models under test were asked with."""
+        from ..published import mark_protocols, published_for
 
         if self.shards:
             from .merge import merge_shards
@@ -129,8 +130,12 @@ class ScorecardPlugin:
             baseline, extra = self._baseline()
             models = [*self.models_info(), *extra]
             card = Scorecard.build([*self.outcomes.values(), *baseline], models, self._run(complete))
-        return card.with_published(published_for([m.name for m in card.models],
-                                                 sorted({g.benchmark for g in card.benchmarks if g.benchmark})))
+        labels: dict[str, list[str | None]] = {}
+        for group in card.benchmarks:
+            if group.benchmark and group.model in card.candidates:
+                labels.setdefault(group.benchmark, []).append(group.protocol)
+        published = published_for([m.name for m in card.models], sorted({g.benchmark for g in card.benchmarks if g.benchmark}))
+        return card.with_published(mark_protocols(published, labels))
 
     def _run(self, complete: bool) -> dict[str, Any]:
         """The scorecard's ``run``: suites, limit, command line, the settings that decide outcomes,
