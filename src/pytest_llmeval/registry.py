@@ -143,7 +143,7 @@ def resolve(text: str, user_aliases: dict[str, Alias] | None = None, extra_schem
 
 
 def _display_name(scheme: str, target: str) -> str:
-    if scheme in ("hf", "gguf") and ("/" in target or "\\" in target):
+    if scheme in ("hf", "gguf", "vllm") and ("/" in target or "\\" in target):
         path = Path(target)
         if path.exists():
             return path.stem if path.is_file() else path.name

@@ -82,7 +82,7 @@ def split_target(target: str) -> tuple[str, VLLMArguments]:
             return target[:start], parse_arguments(data, where=f"vllm:{target[:start]}")
         start = target.find("{", start + 1)
     if target.rstrip().endswith("}") and "{" in target:
-        raise BackendError(f"model arguments of vllm:{target!r} are not a JSON object: write them as "
+        raise BackendError(f"model arguments of vllm:{target} are not a JSON object: write them as "
                            f"{{\"dtype\": \"bfloat16\"}}, with double quotes (see docs/vllm.md)")
     return target, VLLMArguments()
 

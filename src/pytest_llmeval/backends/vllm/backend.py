@@ -26,7 +26,7 @@ from ..base import BackendError, Progress
 from ..openai import OpenAIBackend
 from ..transformers_backend import file_fingerprint
 from .arguments import VLLMArguments
-from .planning import ServerPlan, default_python, plan, visible_gpus, weights_bytes
+from .planning import ServerPlan, default_python, plan, visible_gpus
 from .server import ServerCommand, SharedServer
 
 __all__ = ["SERVER_MODULE", "VLLMBackend", "model_fingerprint", "vllm_version"]
@@ -122,7 +122,7 @@ class VLLMBackend:
     def plan(self) -> ServerPlan:
         """How the server is (or would be) started on this machine."""
         if self._plan is None:
-            self._plan = plan(self.target, self.arguments, visible_gpus(), weights_bytes(self.target))
+            self._plan = plan(self.target, self.arguments, visible_gpus())
         return self._plan
 
     def command(self) -> ServerCommand:

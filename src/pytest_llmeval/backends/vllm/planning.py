@@ -149,12 +149,14 @@ class ServerPlan:
 
 
 def plan(model: str, arguments: VLLMArguments, gpus: Gpus, size: int | None = None) -> ServerPlan:
-    """The :class:`ServerPlan` for ``model`` on ``gpus`` (``size``: its weights' bytes on disk, if known).
+    """The :class:`ServerPlan` for ``model`` on ``gpus`` (``size``: its weights' bytes on disk; default
+    :func:`weights_bytes`).
 
     Raises :class:`BackendError` when the model cannot fit the visible GPUs, saying how much
     memory it needs and how much there is.
     """
     config = _config(model)
+    size = size if size is not None else weights_bytes(model)
     on_gpu = gpus.count > 0
     dtype = arguments.dtype if arguments.dtype != "auto" else ("bfloat16" if on_gpu else "float32")
     utilization = (arguments.gpu_memory_utilization or 0.9) if on_gpu else None
@@ -180,7 +182,8 @@ def _needed_bytes(config: dict[str, Any], dtype: str, size: int | None) -> int |
 
 
 def _parallelism(needed: int | None, gpus: Gpus, utilization: float, heads: int, model: str) -> tuple[int, int]:
-    """(tensor, pipeline) sizes: the fewest GPUs in powers of two that hold ``needed`` bytes."""
+    """(tensor, pipeline) sizes: the fewest GPUs in powers of two that hold ``needed`` bytes, else
+    pipeline stages of the widest tensor parallelism that the visible GPUs allow."""
     usable = gpus.memory * utilization
     sizes = [n for n in (1, 2, 4, 8, 16, 32, 64) if n <= gpus.count and heads % n == 0] or [1]
     if needed is None:
@@ -188,15 +191,16 @@ def _parallelism(needed: int | None, gpus: Gpus, utilization: float, heads: int,
     for tp in sizes:
         if tp * usable >= needed:
             return tp, 1
-    tp = sizes[-1]
-    pp = -(-needed // int(tp * usable)) if usable else gpus.count + 1
-    if tp * pp > gpus.count:
-        raise BackendError(
-            f"vllm:{model} needs about {needed / _GIB:.0f} GiB of GPU memory (weights in this dtype + "
-            f"{KV_HEADROOM:.0%} for the KV cache), but the {gpus.count} visible GPU(s) offer "
-            f"{gpus.count * usable / _GIB:.0f} GiB at gpu_memory_utilization {utilization:g}: use more GPUs, a "
-            f"quantized checkpoint ({{\"quantization\": \"awq\"}}), or set tensor_parallel_size/pipeline_parallel_size "
-            f"yourself (docs/vllm.md)")
+    for tp in reversed(sizes):  # pipeline stages of the widest tensor parallelism that fits the GPUs
+        pp = -(-needed // int(tp * usable)) if usable else gpus.count + 1
+        if tp * pp <= gpus.count:
+            return tp, pp
+    raise BackendError(
+        f"vllm:{model} needs about {needed / _GIB:.0f} GiB of GPU memory (weights in this dtype + "
+        f"{KV_HEADROOM:.0%} for the KV cache), but the {gpus.count} visible GPU(s) offer "
+        f"{gpus.count * usable / _GIB:.0f} GiB at gpu_memory_utilization {utilization:g}: use more GPUs, a "
+        f"quantized checkpoint ({{\"quantization\": \"awq\"}}), or set tensor_parallel_size/pipeline_parallel_size "
+        f"yourself (docs/vllm.md)")
     return tp, pp
 
 
