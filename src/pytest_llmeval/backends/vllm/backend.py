@@ -125,6 +125,16 @@ class VLLMBackend:
             self._plan = plan(self.target, self.arguments, visible_gpus())
         return self._plan
 
+    @property
+    def server(self) -> SharedServer | None:
+        """The shared server this backend joined (None before :meth:`check`)."""
+        return self._server
+
+    @property
+    def client(self) -> OpenAIBackend | None:
+        """The OpenAI-compatible backend that talks to the server (None before :meth:`check`)."""
+        return self._client
+
     def command(self) -> ServerCommand:
         """The server's command line (``{port}`` where the port goes) and environment."""
         flags = self.plan.flags(self.served_name, 0)
