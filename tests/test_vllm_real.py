@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from conftest import Project
+from pytest_llmeval.backends.openai import OpenAIBackend
 from pytest_llmeval.backends.vllm import VLLMArguments, VLLMBackend
 from pytest_llmeval.request import Message, Request
 
@@ -96,6 +97,27 @@ def test_a_request_longer_than_the_context_is_skipped_unsent(served: VLLMBackend
     long = Request(messages=(Message("user", "word " * 2500),), max_tokens=16)
     out = dict(served.run([long], lambda n: None))
     assert out[0].skip is not None and "> the server's max_model_len 2048 (counted by the server's /tokenize)" in out[0].skip
+
+
+def test_a_restart_in_bfloat16_under_the_same_name_is_not_replayed(served: VLLMBackend, tmp_path: Path) -> None:
+    # What a server a user runs reports: vLLM hashes its configuration (dtype included) into
+    # system_fingerprint, which the OpenAI-compatible backend puts in the cache key.
+    assert served.server is not None and served.server.state is not None
+    float32 = OpenAIBackend(served.served_name, base_url=served.server.state.base_url, api_key="no-key")
+    first = float32.identity()["server"]
+    assert OpenAIBackend(served.served_name, base_url=served.server.state.base_url, api_key="no-key").identity()[
+        "server"] == first  # stable while the server runs
+    bfloat16 = VLLMBackend(served.target, VLLMArguments.model_validate({**ARGUMENTS, "dtype": "bfloat16"}),
+                           name=served.served_name, state_dir=tmp_path / "vllm", timeout=600)
+    bfloat16.check()
+    try:
+        assert bfloat16.server is not None and bfloat16.server.state is not None
+        other = OpenAIBackend(served.served_name, base_url=bfloat16.server.state.base_url, api_key="no-key")
+        second = other.identity()["server"]
+    finally:
+        bfloat16.close()
+    assert first["fingerprint"].startswith("vllm-") and second["fingerprint"] != first["fingerprint"]
+    assert {k: v for k, v in second.items() if k != "fingerprint"} == {k: v for k, v in first.items() if k != "fingerprint"}
 
 
 def test_the_plugin_runs_a_suite_on_the_managed_server(project: Project, served: VLLMBackend, cache_dir: Path,
