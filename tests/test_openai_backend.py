@@ -247,7 +247,6 @@ PERSISTENT = {
     "500": (Fault.http(500, "model worker crashed"), ["HTTP 500", "model worker crashed"]),
     "502": (Fault.http(502), ["HTTP 502", "fake server error 502 (Bad Gateway)"]),
     "503": (Fault.http(503, "overloaded, try later"), ["HTTP 503", "overloaded, try later"]),
-    "slow-past-timeout": (Fault.slow(SLOW), [f"within {SLOW_TIMEOUT:g} s", "timeout"]),
     "dropped-mid-body": (Fault.drop(), ["connection to", "failed"]),
     "malformed-json": (Fault.malformed(), ["malformed JSON"]),
     "empty-choices": (Fault.empty_choices(), ["no choices"]),
@@ -266,6 +265,48 @@ def test_a_persistent_fault_errors_with_its_cause_after_the_retry_limit(
         assert "gave up after 2 retries" in (response.error or "")
         assert response.meta["retries"] == 2
     assert srv.requests == 9  # 3 questions x (1 try + 2 retries), not one more
+
+
+def test_a_timed_out_request_gets_a_longer_budget_on_retry() -> None:
+    # A server that drops an abandoned request starts it from zero (as vLLM does): the same
+    # budget again would never be enough, so each retry after a timeout gets twice the last.
+    with FakeServer(faults=lambda hit: Fault.slow(0.5)) as srv:
+        out = collect(backend_for(srv, timeout=0.3, concurrency=2), questions(2))
+    assert [out[i].text for i in range(2)] == ["question 0", "question 1"]
+    assert all(r.meta["retries"] == 1 for r in out.values())
+    assert srv.requests == 4
+
+
+def test_the_budget_stops_growing_at_its_cap() -> None:
+    with FakeServer(faults=lambda hit: Fault.slow(2.0)) as srv:
+        backend = backend_for(srv, timeout=0.2, max_retries=3)
+        backend.timeout_growth_cap = 2.0
+        out = collect(backend, questions(1))
+    assert "within 0.4 s (timeout)" in (out[0].error or "")  # 0.2, 0.4, 0.4, 0.4: not 1.6
+    assert srv.requests == 4
+
+
+def test_a_request_slower_than_every_budget_names_the_settings_to_change() -> None:
+    with FakeServer(faults=lambda hit: Fault.slow(SLOW)) as srv:
+        out = collect(backend_for(srv, timeout=0.3, concurrency=2, max_retries=2), questions(2))
+    for response in out.values():
+        assert response.error == (
+            f"no answer from {srv.base_url}/chat/completions within 1.2 s (timeout) (gave up after 2 retries): "
+            "the server is slower than the timeout allows at this load; raise --llm-timeout (now 0.3 s) or lower "
+            "--llm-concurrency (now 2)")
+        assert response.meta["retries"] == 2
+    assert srv.requests == 6
+
+
+def test_timeouts_lower_the_concurrency() -> None:
+    # Latency grows with the requests in flight, as on a saturated server: at 8 at once every
+    # request times out; the window halves and the retries, fewer at once, get through.
+    with FakeServer(faults=lambda hit: Fault.slow(0.12 * hit.in_flight)) as srv:
+        backend = backend_for(srv, timeout=0.6, concurrency=8)
+        out = collect(backend, questions(8))
+    assert all(r.ok for r in out.values())
+    retried = [hit for hit in srv.hits if hit.attempt > 1]
+    assert retried and max(hit.in_flight for hit in retried) <= 4
 
 
 @pytest.mark.parametrize("status", [400, 401, 404, 422])

@@ -148,7 +148,7 @@ def test_an_unknown_model_lists_the_aliases(project: Project) -> None:
     assert "--llm-model: unknown model 'gpt-5-ultra'." in err
     for alias in ("llama-2-70b-chat", "gpt-3.5-turbo", "gpt-4", "smollm2-135m-instruct", "zephyr-7b-beta"):
         assert alias in err
-    assert "hf, gguf, openai, recorded, script" in err  # the schemes, the plugin-registered one too
+    assert "hf, gguf, openai, vllm, recorded, script" in err  # the schemes, the plugin-registered one too
 
 
 def test_a_misspelt_model_gets_a_hint(project: Project) -> None:

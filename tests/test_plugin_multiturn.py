@@ -9,7 +9,8 @@ import json
 import pytest
 
 from conftest import INNER_INI
-from pytest_llmeval.testing.server import FakeServer
+from pytest_llmeval.backends.openai.backend import PROBE_PROMPT
+from pytest_llmeval.testing.server import FakeServer, Hit
 
 
 @pytest.fixture
@@ -18,6 +19,11 @@ def offline(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytes
         monkeypatch.delenv(name, raising=False)
     pytester.makeini(INNER_INI)
     return pytester
+
+
+def asked(srv: FakeServer) -> list[Hit]:
+    """The requests the run made of a server, without its identity probe."""
+    return [hit for hit in srv.hits if hit.prompt != PROBE_PROMPT]
 
 
 def answer(prompt: str) -> str:
@@ -33,13 +39,13 @@ def test_mtbench_asks_the_second_turn_after_the_first_answer_and_judges_both(off
             "--llm-scorecard=card.json")
     with FakeServer(answer=answer) as model, FakeServer(model="gpt-4", answer=rating) as judge:
         result = offline.runpytest(*args, f"--llm-base-url={model.base_url}", f"--llm-judge-base-url={judge.base_url}")
-        first_model_hits, first_judge_hits = len(model.hits), len(judge.hits)
+        first_model_hits, first_judge_hits = len(asked(model)), len(asked(judge))
         again = offline.runpytest(*args, f"--llm-base-url={model.base_url}", f"--llm-judge-base-url={judge.base_url}")
     result.assert_outcomes(failed=3)  # 7.5 < 8
     assert (first_model_hits, first_judge_hits) == (6, 6)  # two turns of three items, two verdicts each
-    assert (len(model.hits), len(judge.hits)) == (6, 6)  # the rerun is answered from the cache, turn 2 included
+    assert (len(asked(model)), len(asked(judge))) == (6, 6)  # the rerun is answered from the cache, turn 2 included
     again.assert_outcomes(failed=3)
-    second_turns = [h for h in model.hits if len(h.body["messages"]) == 3]
+    second_turns = [h for h in asked(model) if len(h.body["messages"]) == 3]
     assert len(second_turns) == 3
     for hit in second_turns:
         q1, a1, q2 = hit.body["messages"]
@@ -55,7 +61,7 @@ def test_mtbench_without_a_live_judge_is_skipped_before_inference(offline: pytes
         result = offline.runpytest("--llm-suite=mtbench", "--llm-limit=2", "--llm-model=openai:fake-model",
                                    f"--llm-base-url={model.base_url}", "-rs")
     result.assert_outcomes(skipped=2)
-    assert model.hits == []
+    assert asked(model) == []
     result.stdout.fnmatch_lines(["SKIPPED [[]2[]] llmeval::mtbench: needs a live judge*"])
 
 
@@ -70,6 +76,6 @@ def test_recorded_mtbench_answers_replay_both_turns_for_a_live_judge(offline: py
         result = offline.runpytest("--llm-suite=mtbench", "--llm-limit=2", "--llm-model=recorded:gpt-4",
                                    "--llm-judge=openai:gpt-4", f"--llm-judge-base-url={judge.base_url}")
     result.assert_outcomes(failed=2)
-    second = [h for h in judge.hits if "### User:" in h.prompt]
-    assert len(judge.hits) == 4 and len(second) == 2
+    second = [h for h in asked(judge) if "### User:" in h.prompt]
+    assert len(asked(judge)) == 4 and len(second) == 2
     assert all("### Assistant A:\n" in h.prompt for h in second)

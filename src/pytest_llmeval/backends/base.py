@@ -99,6 +99,9 @@ class BackendContext:
     threads: int | None = None
     #: Processes answering in parallel (xdist workers).
     workers: int = 1
+    #: The response cache's folder (None when the cache is off): where a backend may keep what
+    #: a rerun needs besides the responses (a server's facts, a managed server's state and logs).
+    cache_dir: Path | None = None
 
 
 #: A backend factory: ``--llm-model=SCHEME:TARGET`` calls ``factory(spec, context)``.

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-__all__ = ["RETRYABLE_STATUSES", "Failure", "backoff_delay", "capped", "error_body", "retry_after_seconds",
-           "server_message", "status_failure"]
+__all__ = ["RETRYABLE_STATUSES", "Failure", "backoff_delay", "capped", "error_body", "refuses_tools",
+           "retry_after_seconds", "server_message", "status_failure", "too_long"]
 
 #: HTTP statuses worth retrying besides every 5xx: timeout, conflict, too early, rate limit.
 RETRYABLE_STATUSES = frozenset({408, 409, 425, 429})
@@ -32,17 +33,20 @@ class Failure(Exception):
     connection, a timeout, a body that is not JSON); ``text`` the whole message an item's error
     starts with; ``cause`` the part after "failed: " for connection failures (what ``check()``
     quotes); ``retryable`` whether another attempt may help; ``retry_after`` the seconds the
-    server asked for, or None.
+    server asked for, or None; ``timed_out`` whether the attempt ran out of time (the next one
+    gets a longer budget: a server that drops a request when its client gives up starts it
+    again from zero).
     """
 
     def __init__(self, status: int | None, text: str, *, retryable: bool = True,
-                 retry_after: float | None = None, cause: str | None = None) -> None:
+                 retry_after: float | None = None, cause: str | None = None, timed_out: bool = False) -> None:
         super().__init__(text)
         self.status = status
         self.text = text
         self.retryable = retryable
         self.retry_after = retry_after
         self.cause = cause
+        self.timed_out = timed_out
 
 
 def status_failure(status: int, where: str, message: str, headers: Mapping[str, str]) -> Failure:
@@ -124,3 +128,23 @@ def server_message(body: Any, reason: str) -> str:
     if isinstance(body, str) and body.strip():
         return body.strip()[:500]
     return reason or "no message"
+
+
+#: How servers word "this request needs tool-call support I was not started with": vLLM's
+#: '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set',
+#: others' "tools are not supported", "tool_choice ... not supported".
+_TOOLS_REFUSED = re.compile(r"tool[-_ ]?(choice|call|s\b)|function[-_ ]?call", re.IGNORECASE)
+#: How servers word "the request is longer than my context window": vLLM's "This model's maximum
+#: context length is N tokens", llama.cpp's "exceeds the available context size", TGI's
+#: "`inputs` tokens + `max_new_tokens` must be <= N".
+_TOO_LONG = re.compile(r"context (length|size|window)|max_model_len|must be <= \d+", re.IGNORECASE)
+
+
+def refuses_tools(status: int | None, message: str) -> bool:
+    """Whether an error answer says the server cannot take the request's ``tools`` (an HTTP 400 about tools)."""
+    return status == 400 and bool(_TOOLS_REFUSED.search(message))
+
+
+def too_long(status: int | None, message: str) -> bool:
+    """Whether an error answer says the request does not fit the server's context window (HTTP 400 or 413)."""
+    return status in (400, 413) and bool(_TOO_LONG.search(message))

@@ -109,14 +109,20 @@ class Transport:
             await self._session.close()
             self._session = None
 
-    async def post_json(self, path: str, body: dict[str, Any]) -> Any:
-        """POST ``body`` as compact JSON to ``base_url + path``; the answer's decoded JSON.
+    def where(self, path: str) -> str:
+        """The URL of ``path``: ``base_url + path``, or ``path`` itself when it is a whole URL
+        (for a server's endpoints outside the API's base, such as vLLM's ``/tokenize``)."""
+        return path if path.startswith(("http://", "https://")) else self.base_url + path
 
-        Raises :class:`~.policy.Failure` for any answer but a 2xx with a JSON body.
+    async def post_json(self, path: str, body: dict[str, Any], *, timeout: float | None = None) -> Any:
+        """POST ``body`` as compact JSON to :meth:`where` ``(path)``; the answer's decoded JSON.
+
+        ``timeout`` (seconds) bounds this attempt instead of the transport's own. Raises
+        :class:`~.policy.Failure` for any answer but a 2xx with a JSON body.
         """
-        where = self.base_url + path
+        where = self.where(path)
         payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-        status, reason, headers, content = await self.exchange("POST", path, payload)
+        status, reason, headers, content = await self.exchange("POST", path, payload, timeout=timeout)
         if not 200 <= status < 300:
             raise status_failure(status, where, server_message(error_body(content), reason), headers)
         try:
@@ -124,25 +130,33 @@ class Transport:
         except ValueError as exc:
             raise Failure(None, f"malformed JSON from {where}: {exc}") from None
 
-    async def exchange(self, method: str, path: str, payload: bytes | None = None) -> Exchange:
-        """One request, whatever the status: ``(status, reason, headers, body)``; Failure when no answer came."""
+    async def exchange(self, method: str, path: str, payload: bytes | None = None, *,
+                       timeout: float | None = None) -> Exchange:
+        """One request, whatever the status: ``(status, reason, headers, body)``; Failure when no answer came.
+
+        ``timeout`` (seconds) bounds this attempt instead of the transport's own.
+        """
         session = self._session
         if session is None:
             raise RuntimeError("Transport used before open() or after aclose()")
-        where = self.base_url + path
+        where = self.where(path)
         url = self._urls.get(path)
         if url is None:
             url = self._urls[path] = URL(where)
+        budget = self.timeout if timeout is None else timeout
+        # Passed only when given: aiohttp takes ``timeout=None`` for "no timeout at all".
+        limit: dict[str, Any] = {} if timeout is None else {"timeout": aiohttp.ClientTimeout(total=timeout)}
         resent = False
         while True:
             sent = SimpleNamespace(reused=False)
             try:
                 async with session.request(method, url, data=payload, allow_redirects=False, proxy=self._proxy,
-                                           proxy_auth=self._proxy_auth, trace_request_ctx=sent) as response:
+                                           proxy_auth=self._proxy_auth, trace_request_ctx=sent,
+                                           **limit) as response:
                     content = await response.read()
                     return response.status, response.reason or "", response.headers, content
             except asyncio.TimeoutError:
-                raise Failure(None, f"no answer from {where} within {self.timeout:g} s (timeout)") from None
+                raise Failure(None, f"no answer from {where} within {budget:g} s (timeout)", timed_out=True) from None
             except aiohttp.ClientError as exc:
                 # Once, as browsers do: a server that drops every request must not see it many times.
                 if sent.reused and not resent and _unanswered(exc):

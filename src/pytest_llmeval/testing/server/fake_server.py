@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 
 import h11
 
+from .. import fake_model
+from ..fake_model import LogProb
 from .faults import Fault, Hit, Rule
 from .link import Link, error_body, relay
 
@@ -55,6 +57,15 @@ class FakeServer:
     requests received), ``max_in_flight``, ``connections``, ``tunnels`` (``CONNECT`` requests
     relayed, when a client took the server for its HTTPS proxy), ``outcomes`` (a Counter: "ok",
     "429", "drop", ...), and ``hits`` (each :class:`Hit` in order, the first ``MAX_HITS``).
+
+    It can also play vLLM (see :mod:`.fake_model` for the pretend tokenizer and template):
+    ``owned_by``, ``root`` and ``max_model_len`` go into ``GET /v1/models``; ``version`` is served
+    at ``GET /version``; ``fingerprint`` is every completion's ``system_fingerprint``;
+    ``tokenize=True`` serves ``POST /tokenize`` and answers token-id prompts sent with ``echo``
+    and ``logprobs`` with prompt log-probabilities (from ``logprob``); ``tools=False`` refuses
+    requests with ``tools`` as a vLLM without a tool-call parser does (HTTP 400); with
+    ``max_model_len`` set, a request longer than it gets vLLM's HTTP 400. ``tokenize_requests``
+    counts ``/tokenize`` requests (``requests`` counts completions only).
     """
 
     def __init__(
@@ -73,7 +84,24 @@ class FakeServer:
         gzip: bool = False,
         idle_timeout: float | None = None,
         tls: ssl.SSLContext | None = None,
+        owned_by: str = "pytest-llmeval",
+        root: str | None = None,
+        max_model_len: int | None = None,
+        version: str | None = None,
+        fingerprint: str | None = None,
+        tools: bool = True,
+        tokenize: bool = False,
+        logprob: LogProb | None = None,
     ) -> None:
+        self.owned_by = owned_by
+        self.root = root
+        self.max_model_len = max_model_len
+        self.version = version
+        self.fingerprint = fingerprint
+        self.tools = tools
+        self.tokenize = tokenize
+        self.logprob: LogProb = logprob or fake_model.default_logprob
+        self.tokenize_requests = 0
         self.latency = latency
         self.model = model
         self.port = port
@@ -342,9 +370,22 @@ class FakeServer:
             key = sent.removeprefix("Bearer ")
             return await link.reply(401, error_body(401, f"Incorrect API key provided: {key}."))
         if method == "GET" and path == "/v1/models":
-            models = {"object": "list", "data": [
-                {"id": self.model, "object": "model", "created": 0, "owned_by": "pytest-llmeval"}]}
-            return await link.reply(200, models)
+            entry: dict[str, Any] = {"id": self.model, "object": "model", "created": int(time.time()),
+                                     "owned_by": self.owned_by}
+            if self.root is not None:
+                entry["root"] = self.root
+            if self.max_model_len is not None:
+                entry["max_model_len"] = self.max_model_len
+            return await link.reply(200, {"object": "list", "data": [entry]})
+        if method == "GET" and path == "/version" and self.version is not None:
+            return await link.reply(200, {"version": self.version})
+        if method == "POST" and path == "/tokenize" and self.tokenize:
+            self.tokenize_requests += 1
+            try:
+                asked = json.loads(body)
+            except ValueError:
+                return await link.reply(400, error_body(400, "request body is not JSON"))
+            return await link.reply(200, fake_model.tokenize_answer(asked, self.max_model_len))
         if method == "POST" and path in ("/v1/chat/completions", "/v1/completions"):
             return await self._complete(path, target, headers, body, link)
         return await link.reply(404, error_body(404, f"no route {method} {path}"))
@@ -381,9 +422,15 @@ class FakeServer:
         fault = self._rule(hit)
         if self.latency > 0:
             await asyncio.sleep(self.latency)
+        if fault is None:
+            refusal = self._refusal(hit.body, chat)
+            if refusal is not None:
+                self.outcomes["400"] += 1
+                return await link.reply(400, error_body(400, refusal))
         if fault is None or fault.kind == "slow":
-            if fault is not None:
-                await asyncio.sleep(fault.seconds)
+            if fault is not None and not await _slept_or_abandoned(fault.seconds, link):
+                self.outcomes["abandoned"] += 1  # the client gave up: drop the work, as vLLM does
+                return False
             try:
                 payload = self._payload(hit, chat)
             except Exception as exc:  # a broken answer function is the test's bug: say so loudly
@@ -419,7 +466,17 @@ class FakeServer:
             return False
         raise AssertionError(f"unknown fault kind {fault.kind!r}")
 
+    def _refusal(self, body: dict[str, Any], chat: bool) -> str | None:
+        """What a vLLM would refuse this request for (tools it cannot parse, a prompt past its context), or None."""
+        if not self.tools and body.get("tools"):
+            return fake_model.TOOLS_REFUSED
+        return fake_model.context_refusal(body, chat, self.max_model_len)
+
     def _payload(self, hit: Hit, chat: bool) -> dict[str, Any]:
+        if not chat and self.tokenize:
+            scored = fake_model.choices_answer(hit.body, self.model, self.logprob)
+            if scored is not None:
+                return scored
         out = self._answer(hit.prompt)
         calls: list[dict[str, Any]] = []
         extra: dict[str, Any] = {}
@@ -448,15 +505,29 @@ class FakeServer:
             choice = {"index": 0, "message": message, "finish_reason": finish or ("tool_calls" if calls else "stop")}
         else:
             choice = {"index": 0, "text": text, "finish_reason": finish or "stop"}
-        return {"id": f"fake-{hit.number}", "object": "chat.completion" if chat else "text_completion",
-                "created": int(time.time()), "model": hit.body.get("model", self.model),
-                "choices": [choice], "usage": usage}
+        answer = {"id": f"fake-{hit.number}", "object": "chat.completion" if chat else "text_completion",
+                  "created": int(time.time()), "model": hit.body.get("model", self.model),
+                  "choices": [choice], "usage": usage}
+        if self.fingerprint is not None:
+            answer["system_fingerprint"] = self.fingerprint
+        return answer
+
+
+async def _slept_or_abandoned(seconds: float, link: Link) -> bool:
+    """Wait ``seconds``; False as soon as the client closes the connection instead (it gave up)."""
+    closed = asyncio.ensure_future(link.reader.read(1))  # clients here never pipeline: only EOF can come
+    try:
+        done, _ = await asyncio.wait([closed], timeout=seconds)
+    finally:
+        closed.cancel()
+    return not done
 
 
 def _prompt_of(body: dict[str, Any], chat: bool) -> str:
     if not chat:
         prompt = body.get("prompt", "")
-        return str(prompt[0] if isinstance(prompt, list) and prompt else prompt)
+        first = prompt[0] if isinstance(prompt, list) and prompt else prompt
+        return " ".join(map(str, first)) if isinstance(first, list) else str(first)
     messages = body.get("messages") or []
     if not messages or not isinstance(messages[-1], dict):
         return ""

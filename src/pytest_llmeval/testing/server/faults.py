@@ -60,7 +60,11 @@ class Fault:
 
     @classmethod
     def slow(cls, seconds: float) -> Fault:
-        """Answer normally, but only after ``seconds`` more (set it past the client's timeout)."""
+        """Answer normally, but only after ``seconds`` more (set it past the client's timeout).
+
+        A client that gives up meanwhile (closes the connection) abandons the request: the
+        server drops it, as vLLM does, and counts it under ``outcomes["abandoned"]``.
+        """
         return cls("slow", seconds=seconds)
 
     @classmethod
