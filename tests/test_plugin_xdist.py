@@ -20,7 +20,9 @@ def test_two_workers_give_the_serial_runs_scorecard_and_share_the_cache(project:
     parallel.assert_outcomes(passed=10, failed=10)
     assert parallel.ret == 0
     assert parallel.parseoutcomes() == serial.parseoutcomes()
-    parallel.stdout.fnmatch_lines(["*llmeval scorecard*", "general*", "reasoning*"])  # printed by the controller
+    # printed by the controller, with the workers' header of which backend served each model
+    parallel.stdout.fnmatch_lines(["*llmeval scorecard*", "llmeval: oracle: scripted backend (oracle)", "general*",
+                                   "reasoning*"])
     one, two = project.scorecard("serial.json"), project.scorecard("parallel.json")
     assert item_outcomes(two) == item_outcomes(one)
     assert len(item_outcomes(two)) == 20

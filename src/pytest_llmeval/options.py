@@ -177,8 +177,8 @@ class Option:
 
 OPTIONS: tuple[Option, ...] = (
     Option("models", "--llm-model", "llm_models",
-           "model under test: an alias (llama-2-70b-chat, gpt-4, ...) or hf:DIR_OR_HUB_ID, gguf:FILE, openai:MODEL, "
-           "recorded:NAME. Repeat for several models side by side",
+           "model under test: an alias (llama-2-70b-chat, gpt-4, ...) or hf:DIR_OR_HUB_ID, gguf:FILE, vllm:DIR_OR_HUB_ID "
+           "(a vLLM server the run starts), openai:MODEL, recorded:NAME. Repeat for several models side by side",
            default=(EMBEDDED_MODEL,), default_text=f"the embedded {EMBEDDED_MODEL}", kind="lines", metavar="SPEC"),
     Option("suites", "--llm-suite", "llm_suite",
            "add built-in items: 'capabilities' (all), a capability (reasoning, general, ...) or a benchmark "

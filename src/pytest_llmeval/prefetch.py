@@ -80,8 +80,9 @@ class PrefetchPlugin:
             self.config.hook.pytest_warning_recorded.call_historic(
                 kwargs={"warning_message": message, "when": "runtest", "nodeid": "", "location": None})
         self.record.prefetch_seconds = time.perf_counter() - started
+        self.record.header = self.models.header_lines()
         if reporter is not None and workers == 1:
-            for line in self.models.header_lines():
+            for line in self.record.header:
                 reporter.write_line(line)
 
     def answer(self, wanted: list[tuple[str, Item]], unique: list[Item], worker: int, workers: int) -> None:

@@ -23,6 +23,9 @@ class RunRecord:
 
     baseline_outcomes: list[ItemOutcome] = field(default_factory=list)
     prefetch_seconds: float | None = None
+    #: Which backend served each model, and how (the header a serial run prints after answering;
+    #: under xdist, gathered from the workers and printed in the summary).
+    header: list[str] = field(default_factory=list)
 
 
 OPTIONS = pytest.StashKey[RunOptions]()

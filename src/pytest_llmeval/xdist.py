@@ -14,8 +14,9 @@ import pytest
 from .scorecard import ItemOutcome
 from .state import RECORD
 
-#: The ``workeroutput`` key of the baseline's outcomes.
+#: The ``workeroutput`` keys of the baseline's outcomes and of the worker's header lines.
 BASELINE_KEY = "llmeval_baseline"
+HEADER_KEY = "llmeval_header"
 
 
 def worker_slot(config: pytest.Config) -> tuple[int, int]:
@@ -44,6 +45,7 @@ class WorkerChannel:
         record = session.config.stash.get(RECORD, None)
         if output is not None and record is not None:
             output[BASELINE_KEY] = [o.to_json() for o in record.baseline_outcomes]
+            output[HEADER_KEY] = list(record.header)
 
 
 class ControllerChannel:
@@ -56,5 +58,6 @@ class ControllerChannel:
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         record = self.config.stash.get(RECORD, None)
         if record is not None:
-            record.baseline_outcomes.extend(ItemOutcome.from_json(row)
-                                            for row in getattr(node, "workeroutput", {}).get(BASELINE_KEY, []))
+            output = getattr(node, "workeroutput", {})
+            record.baseline_outcomes.extend(ItemOutcome.from_json(row) for row in output.get(BASELINE_KEY, []))
+            record.header.extend(line for line in output.get(HEADER_KEY, []) if line not in record.header)

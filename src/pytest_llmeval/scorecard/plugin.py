@@ -244,6 +244,10 @@ class ScorecardPlugin:
 
         tr = terminalreporter
         tr.write_sep("=", "llmeval scorecard")
+        record = self.config.stash.get(RECORD, None)
+        if record is not None and self.config.pluginmanager.hasplugin("dsession"):
+            for line in record.header:  # under xdist the workers' headers were not shown
+                tr.write_line(line)
         for line in render_table(self.card):
             tr.write_line(line)
         stats = self.stats_line()
