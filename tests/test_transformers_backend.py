@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -414,6 +415,18 @@ def test_the_loaded_model_is_public(tiny: Path) -> None:
     assert loaded.tokenizer.padding_side == "left" and loaded.tokenizer.pad_token is not None
     assert not loaded.model.training
     assert "loaded in" in backend.describe()
+
+
+def test_models_loading_at_once_in_threads_do_not_corrupt_each_other(tiny: Path) -> None:
+    # The engine answers several models in parallel, one thread each; from_pretrained builds
+    # models under process-wide switches (meta device), so unguarded loads broke each other.
+    import torch
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        models = list(pool.map(lambda _: TransformersBackend("hf", str(tiny)).loaded().model, range(4)))
+    reference = TransformersBackend("hf", str(tiny)).loaded().model.state_dict()
+    for model in models:
+        assert all(torch.equal(value, reference[name]) for name, value in model.state_dict().items())
 
 
 @pytest.mark.parametrize("decoder", ["continuous batch", "generate"])

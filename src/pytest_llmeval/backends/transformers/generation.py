@@ -104,7 +104,7 @@ class Generation:
         tok, model = self.tokenizer, self.model
         started = time.perf_counter()
         answered: set[int] = set()
-        samplers = row_samplers([requests[i] for i in indices], model.device)
+        samplers = row_samplers([requests[i] for i in indices])
         sampled = any(s is not None for s in samplers)
         try:
             for n, new in decode_stream(
@@ -149,7 +149,7 @@ class Generation:
         inputs = tok.pad({"input_ids": [encoded[i] for i in batch]}, return_tensors="pt").to(model.device)
         kwargs: dict[str, Any] = {"max_new_tokens": first.max_tokens, "pad_token_id": tok.pad_token_id, "do_sample": False,
                                   "temperature": None, "top_p": None, "top_k": None}
-        samplers = row_samplers([requests[i] for i in batch], model.device)
+        samplers = row_samplers([requests[i] for i in batch])
         if any(s is not None for s in samplers):
             kwargs["logits_processor"] = [sampling_processor(samplers)]
         if first.stop:

@@ -12,6 +12,7 @@ import importlib.util
 import json
 import os
 import shutil
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,11 @@ from ..base import BackendError
 from . import memory
 from .arguments import ModelArguments
 from .identity import file_fingerprint, hub_snapshot
+
+#: Held while a model loads or converts: ``from_pretrained`` builds models under process-wide
+#: switches (an empty-weights context, a default device), so two models loading at once in two
+#: threads (the engine answers several models in parallel) corrupt each other's weights.
+LOADING = threading.RLock()
 
 #: Converted GGUF weights are kept here so the second load takes seconds, not half a minute.
 DEFAULT_MODEL_CACHE = Path(os.environ.get("LLMEVAL_MODEL_CACHE", Path.home() / ".cache" / "pytest-llmeval" / "models"))
@@ -83,14 +89,15 @@ def convert_gguf(gguf_file: Path, model_cache: Path = DEFAULT_MODEL_CACHE) -> tu
         memory.check_fits(f"converting {gguf_file.name}", memory.conversion_fit(parameters))
     import transformers
 
-    tokenizer = transformers.AutoTokenizer.from_pretrained(gguf_file.parent, gguf_file=gguf_file.name)
-    quantized = transformers.AutoModelForCausalLM.from_pretrained(gguf_file.parent, gguf_file=gguf_file.name)
-    config = quantized.config
-    if hasattr(config, "quantization_config"):  # the weights are dequantized: a plain model now
-        del config.quantization_config
-    fresh = transformers.AutoModelForCausalLM.from_config(config)
-    fresh.load_state_dict(quantized.state_dict())
-    fresh.generation_config = quantized.generation_config
+    with LOADING:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(gguf_file.parent, gguf_file=gguf_file.name)
+        quantized = transformers.AutoModelForCausalLM.from_pretrained(gguf_file.parent, gguf_file=gguf_file.name)
+        config = quantized.config
+        if hasattr(config, "quantization_config"):  # the weights are dequantized: a plain model now
+            del config.quantization_config
+        fresh = transformers.AutoModelForCausalLM.from_config(config)
+        fresh.load_state_dict(quantized.state_dict())
+        fresh.generation_config = quantized.generation_config
     staging = out.with_name(out.name + f".tmp{os.getpid()}")
     fresh.save_pretrained(staging)
     drop_quantization_config(staging / "config.json")
@@ -160,15 +167,16 @@ def load(name: str, source: str, where: Placement, arguments: ModelArguments) ->
 
     kwargs = pretrained_arguments(where, arguments)
     try:
-        tokenizer = transformers.AutoTokenizer.from_pretrained(
-            source, trust_remote_code=arguments.trust_remote_code, revision=arguments.revision)
-        model: Any = transformers.AutoModelForCausalLM.from_pretrained(source, **kwargs)
-    except (OSError, ValueError, ImportError) as exc:
+        with LOADING:
+            tokenizer = transformers.AutoTokenizer.from_pretrained(
+                source, trust_remote_code=arguments.trust_remote_code, revision=arguments.revision)
+            model: Any = transformers.AutoModelForCausalLM.from_pretrained(source, **kwargs)
+            if where.device_map is None:
+                model.to(where.device)
+    except Exception as exc:  # whatever it is, this model cannot be used: say so, keep the run going
         hint = (" If you trust the model's own code, add {\"trust_remote_code\": true} after the spec."
                 if "trust_remote_code" in str(exc) and not arguments.trust_remote_code else "")
-        raise BackendError(f"cannot load model {name!r}: {exc}{hint}") from None
-    if where.device_map is None:
-        model.to(where.device)
+        raise BackendError(f"cannot load model {name!r}: {type(exc).__name__}: {exc}{hint}") from None
     model.eval()
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:

@@ -42,20 +42,23 @@ class RowSampler:
     whose probability reaches ``top_p`` (nucleus sampling; Holtzman et al., 2020), with the
     row's own generator."""
 
-    def __init__(self, temperature: float, top_p: float | None, seed: int, device: Any = "cpu") -> None:
-        import torch
-
+    def __init__(self, temperature: float, top_p: float | None, seed: int) -> None:
         if temperature <= 0:
             raise ValueError("a RowSampler needs temperature > 0 (0 is greedy decoding)")
         self.temperature = temperature
         self.top_p = 1.0 if top_p is None else top_p
-        self.generator = torch.Generator(device=device)
-        self.generator.manual_seed(seed)
+        self.seed = seed
+        #: Made on the device of the first logits it draws from (with a model spread over several
+        #: GPUs, the logits are on the last one), then kept.
+        self.generator: Any = None
 
     def __call__(self, logits: Any) -> int:
         """One token id drawn from a row of logits (shape ``(vocabulary,)``)."""
         import torch
 
+        if self.generator is None:
+            self.generator = torch.Generator(device=logits.device)
+            self.generator.manual_seed(self.seed)
         probs = torch.softmax(logits.float() / self.temperature, dim=-1)
         if self.top_p < 1.0:
             ordered, order = probs.sort(descending=True)
@@ -65,9 +68,9 @@ class RowSampler:
         return int(torch.multinomial(probs, 1, generator=self.generator))
 
 
-def row_samplers(requests: Sequence[Request], device: Any) -> list[RowSampler | None]:
+def row_samplers(requests: Sequence[Request]) -> list[RowSampler | None]:
     """One sampler per sampled request, None for a greedy one (temperature 0)."""
-    return [RowSampler(r.temperature, r.top_p, request_seed(r), device) if r.temperature > 0 else None for r in requests]
+    return [RowSampler(r.temperature, r.top_p, request_seed(r)) if r.temperature > 0 else None for r in requests]
 
 
 def sampling_processor(samplers: Sequence[RowSampler | None]) -> Any:
