@@ -105,7 +105,7 @@ class TransformersBackend:
         return request.kind in ("generate", "loglikelihood")
 
     def check(self) -> None:
-        self.load()
+        self.loaded()
 
     def close(self) -> None:
         self._loaded = None
@@ -113,11 +113,9 @@ class TransformersBackend:
     # -- loading ------------------------------------------------------------------------------
 
     def loaded(self) -> LoadedModel:
-        """The model in memory (loaded now if it was not): model, tokenizer, where it was read from."""
-        return self.load()
-
-    def load(self) -> LoadedModel:
-        """Load the model once: quiet threads, GGUF conversion, the memory check, ``from_pretrained``."""
+        """The model in memory: model, tokenizer, where it was read from. Loaded on the first call
+        (quiet threads, GGUF conversion, the memory check, ``from_pretrained``); raises
+        :class:`BackendError` saying what to do when it cannot be."""
         if self._loaded is not None:
             return self._loaded
         started = time.perf_counter()
@@ -144,13 +142,15 @@ class TransformersBackend:
         import_torch(self.threads)
         try:
             return convert_gguf(Path(self.target), self.model_cache)
-        except OSError as exc:
-            raise BackendError(f"cannot convert GGUF file {self.target!r}: {exc}") from None
+        except BackendError:
+            raise
+        except Exception as exc:  # an unreadable file, an architecture transformers cannot dequantize, ...
+            raise BackendError(f"cannot convert GGUF file {self.target!r}: {type(exc).__name__}: {exc}") from None
 
     # -- inference ----------------------------------------------------------------------------
 
     def run(self, requests: Sequence[Request], progress: Progress) -> Iterator[tuple[int, Response]]:
-        loaded = self.load()
+        loaded = self.loaded()
         generate = [i for i, r in enumerate(requests) if r.kind == "generate"]
         choose = [i for i, r in enumerate(requests) if r.kind == "loglikelihood"]
         if choose:
