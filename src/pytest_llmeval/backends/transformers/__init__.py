@@ -7,7 +7,8 @@
 Modules: ``backend`` (the backend), ``loading`` (GGUF conversion, placement, ``from_pretrained``),
 ``arguments`` (model arguments), ``memory`` (will it fit), ``identity`` (fingerprints of what
 shapes the answers), ``runtime`` (torch's threads), ``generation`` and ``decoding`` (generation,
-the continuous-batch decoder), ``sampling`` (seeded sampling per request), ``loglikelihood``
+the continuous-batch decoder, with ``slab``'s in-place key/value cache and ``fast_head``'s CPU
+vocabulary projection), ``sampling`` (seeded sampling per request), ``loglikelihood``
 (multiple choice).
 """
 
