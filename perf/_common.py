@@ -119,7 +119,7 @@ def write_result(name: str, args: argparse.Namespace, figures: list[Figure], *, 
 
 #: The order the summary lists the scripts in (the issue's table order).
 ORDER = ["generation_throughput", "end_to_end_lm_eval", "mc_loglikelihood", "openai_concurrency",
-         "plugin_overhead", "warm_rerun", "scaling"]
+         "plugin_overhead", "warm_rerun", "scaling", "concurrent_runs"]
 
 
 def write_summary() -> Path:

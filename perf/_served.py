@@ -13,11 +13,7 @@ from pathlib import Path
 
 def embedded_directory() -> Path:
     """The converted embedded model's directory (converted now if it is not there yet)."""
-    from pytest_llmeval.backends.transformers_backend import DEFAULT_MODEL_CACHE, TransformersBackend, file_fingerprint
+    from pytest_llmeval.backends.transformers import TransformersBackend
     from pytest_llmeval.registry import embedded_model_file
 
-    gguf = embedded_model_file()
-    directory = DEFAULT_MODEL_CACHE / f"{gguf.stem}-{file_fingerprint(gguf)}"
-    if not (directory / "config.json").exists():
-        TransformersBackend("gguf", str(gguf)).load()
-    return directory
+    return TransformersBackend("gguf", str(embedded_model_file())).converted_directory()

@@ -40,10 +40,10 @@ TASK_TEMPLATE = c.PERF_DIR / "lm_eval_tasks" / "gsm8k_llmeval.yaml"
 
 def converted_model_dir() -> Path:
     """The directory the transformers backend converts the embedded GGUF file into (made if missing)."""
-    from pytest_llmeval.backends.transformers_backend import TransformersBackend
+    from pytest_llmeval.backends.transformers import TransformersBackend
     from pytest_llmeval.registry import embedded_model_file
 
-    return Path(TransformersBackend("gguf", str(embedded_model_file()))._converted_gguf())
+    return TransformersBackend("gguf", str(embedded_model_file())).converted_directory()
 
 
 def main() -> None:

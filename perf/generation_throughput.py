@@ -41,20 +41,18 @@ def main() -> None:
     started = time.perf_counter()
     machine = c.machine()
 
-    import torch
-
-    from pytest_llmeval.backends.transformers_backend import TransformersBackend
+    from pytest_llmeval.backends.transformers import TransformersBackend
+    from pytest_llmeval.backends.transformers.runtime import import_torch
     from pytest_llmeval.benchmarks import gsm8k
     from pytest_llmeval.registry import embedded_model_file
 
-    torch.set_num_threads(args.threads)
+    torch = import_torch(args.threads)  # torch's threads quiet, as the backend has them
     backend = TransformersBackend("gguf", str(embedded_model_file()), batch_size=args.batch_size)
-    t = time.perf_counter()
-    backend.load()
-    print(f"loaded in {time.perf_counter() - t:.1f}s ({backend.loaded_from})", flush=True)
+    loaded = backend.loaded()
+    print(f"loaded in {loaded.seconds:.1f}s ({loaded.source})", flush=True)
     items = gsm8k.benchmarks()[0].items(limit=64)[: args.prompts]
     requests = [dataclasses.replace(item.requests[0], max_tokens=args.max_new_tokens) for item in items]
-    tok, model = backend._tokenizer, backend._model
+    tok, model = loaded.tokenizer, loaded.model
 
     answers: dict[str, list[str]] = {}
 

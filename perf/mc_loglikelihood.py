@@ -39,19 +39,18 @@ def main() -> None:
     started = time.perf_counter()
     machine = c.machine()
 
-    import torch
-
-    from pytest_llmeval.backends.transformers_backend import TransformersBackend
+    from pytest_llmeval.backends.transformers import TransformersBackend
+    from pytest_llmeval.backends.transformers.runtime import import_torch
     from pytest_llmeval.benchmarks import mmlu
     from pytest_llmeval.registry import embedded_model_file
 
-    torch.set_num_threads(args.threads)
+    torch = import_torch(args.threads)  # torch's threads quiet, as the backend has them
     backend = TransformersBackend("gguf", str(embedded_model_file()), batch_size=args.batch_size)
-    backend.load()
     items = mmlu.benchmarks()[0].items(limit=args.items)
     requests = [item.requests[0] for item in items]
     assert all(r.kind == "loglikelihood" for r in requests)
-    tok, model = backend._tokenizer, backend._model
+    loaded = backend.loaded()
+    tok, model = loaded.tokenizer, loaded.model
 
     def ours() -> tuple[list[list[float]], float, float]:
         t0, c0 = time.perf_counter(), time.process_time()

@@ -50,11 +50,11 @@ def served_scores(args: Any, requests: list[Any]) -> tuple[list[list[float]], fl
 def local_scores(requests: list[Any], threads: int) -> tuple[list[list[float]], float]:
     import torch
 
-    from pytest_llmeval.backends.transformers_backend import TransformersBackend
+    from pytest_llmeval.backends.transformers import TransformersBackend
 
     torch.set_num_threads(threads)
     backend = TransformersBackend("hf", str(embedded_directory()), batch_size=16)
-    backend.load()
+    backend.loaded()
     started = time.perf_counter()
     out = dict(backend.run(requests, lambda n: None))
     return [out[i].choice_logprobs or [] for i in range(len(requests))], time.perf_counter() - started

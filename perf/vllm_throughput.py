@@ -72,11 +72,11 @@ def managed(directory: Path, requests: list[Any], concurrency: int | None) -> di
 def local(directory: Path, requests: list[Any], threads: int) -> dict[str, Any]:
     import torch
 
-    from pytest_llmeval.backends.transformers_backend import TransformersBackend
+    from pytest_llmeval.backends.transformers import TransformersBackend
 
     torch.set_num_threads(threads)
     backend = TransformersBackend("hf", str(directory), batch_size=16, threads=threads)
-    backend.load()
+    backend.loaded()
     dict(backend.run(requests[:1], lambda n: None))  # warm-up
     started = time.perf_counter()
     out = dict(backend.run(requests, lambda n: None))

@@ -9,6 +9,13 @@ the tests count inference.
 
 from __future__ import annotations
 
+import os
+
+# The tests import torch themselves (before the backend could quiet its threads): quiet them
+# here, so that the suite shares a busy machine well (see pytest_llmeval.backends.transformers.runtime).
+for _name, _value in (("OMP_WAIT_POLICY", "PASSIVE"), ("GOMP_SPINCOUNT", "0"), ("KMP_BLOCKTIME", "0")):
+    os.environ.setdefault(_name, _value)
+
 import json
 import sqlite3
 from collections.abc import Iterator

@@ -113,7 +113,7 @@ def _fake_model_dir(path: Path, weights: bytes) -> Path:
 
 
 def test_the_key_changes_with_the_weights_of_a_gguf_file(tmp_path: Path) -> None:
-    from pytest_llmeval.backends.transformers_backend import TransformersBackend
+    from pytest_llmeval.backends.transformers import TransformersBackend
 
     gguf = tmp_path / "model.gguf"
     gguf.write_bytes(b"GGUF" + b"\x01" * 1000)
@@ -123,7 +123,7 @@ def test_the_key_changes_with_the_weights_of_a_gguf_file(tmp_path: Path) -> None
 
 
 def test_the_key_changes_with_the_weights_of_a_model_directory(tmp_path: Path) -> None:
-    from pytest_llmeval.backends.transformers_backend import TransformersBackend
+    from pytest_llmeval.backends.transformers import TransformersBackend
 
     model = _fake_model_dir(tmp_path / "my-model", b"\x01" * 4096)
     before = TransformersBackend("hf", str(model)).identity()

@@ -35,14 +35,10 @@ ARGUMENTS = {"max_model_len": 2048, "env": {"VLLM_CPU_KVCACHE_SPACE": "1"}}
 
 def embedded_directory() -> Path:
     """The embedded model converted to a directory by the transformers backend (converted now if missing)."""
-    from pytest_llmeval.backends.transformers_backend import DEFAULT_MODEL_CACHE, TransformersBackend, file_fingerprint
+    from pytest_llmeval.backends.transformers import TransformersBackend
     from pytest_llmeval.registry import embedded_model_file
 
-    gguf = embedded_model_file()
-    directory = DEFAULT_MODEL_CACHE / f"{gguf.stem}-{file_fingerprint(gguf)}"
-    if not (directory / "config.json").exists():
-        TransformersBackend("gguf", str(gguf)).load()
-    return directory
+    return TransformersBackend("gguf", str(embedded_model_file())).converted_directory()
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +66,7 @@ def test_the_server_reports_what_it_serves(served: VLLMBackend) -> None:
 
 
 def test_multiple_choice_by_log_likelihood_gives_the_local_backends_letters(served: VLLMBackend) -> None:
-    from pytest_llmeval.backends.transformers_backend import TransformersBackend
+    from pytest_llmeval.backends.transformers import TransformersBackend
     from pytest_llmeval.benchmarks import mmlu
 
     requests = [item.requests[0] for item in mmlu.benchmarks()[0].items(limit=10)]

@@ -34,17 +34,20 @@ CAPABILITIES = ("general", "reasoning", "long_context", "agent", "hallucination"
 
 
 def transformers_backend(spec: ModelSpec, context: BackendContext) -> Backend:
+    """``hf:DIR_OR_HUB_ID`` and ``gguf:FILE``, each optionally followed by model arguments as a
+    JSON object (``hf:./m{"dtype": "bfloat16"}``; see docs/model-arguments.md)."""
     from .backends.base import BackendError
-    from .backends.transformers_backend import TransformersBackend
+    from .backends.transformers import TransformersBackend, split_target
     from .registry import EMBEDDED_PLACEHOLDER, ModelSpecError, embedded_model_file
 
-    target = spec.target
+    target, arguments = split_target(spec.target)
     if target.startswith(EMBEDDED_PLACEHOLDER):
         try:
             target = str(embedded_model_file())
         except ModelSpecError as exc:
             raise BackendError(str(exc)) from None
-    return TransformersBackend(spec.scheme, target, batch_size=context.batch_size, threads=context.threads)
+    return TransformersBackend(spec.scheme, target, arguments=arguments, batch_size=arguments.batch_size or context.batch_size,
+                               threads=context.threads)
 
 
 def openai_backend(spec: ModelSpec, context: BackendContext) -> Backend:

@@ -19,8 +19,10 @@ Users add aliases in ``pyproject.toml``::
 from __future__ import annotations
 
 import importlib.util
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 SCHEMES = ("hf", "gguf", "openai", "vllm", "recorded")
 EMBEDDED_MODEL = "smollm2-135m-instruct"
@@ -109,6 +111,30 @@ def embedded_model_file() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
+def split_arguments(target: str, spec: str | None = None) -> tuple[str, dict[str, Any] | None]:
+    """A target and the JSON object of model arguments written straight after it, if any:
+    ``'/models/m{"dtype": "bfloat16"}'`` -> ``("/models/m", {"dtype": "bfloat16"})``.
+
+    The arguments start at the first ``{`` from which the rest is one JSON object, so a path may
+    itself hold braces. Raises :class:`ModelSpecError`, naming ``spec`` (default: the target),
+    when the target ends in ``}`` but no JSON object can be read (single quotes, a missing comma).
+    """
+    start = target.find("{")
+    while start != -1:
+        try:
+            data = json.loads(target[start:])
+        except json.JSONDecodeError:
+            start = target.find("{", start + 1)
+            continue
+        if isinstance(data, dict):
+            return target[:start], data
+        start = target.find("{", start + 1)
+    if target.rstrip().endswith("}") and "{" in target:
+        raise ModelSpecError(f"model arguments of {spec or target!r} are not a JSON object: write them as "
+                             '{"dtype": "bfloat16"}, with double quotes')
+    return target, None
+
+
 def parse_aliases(lines: list[str], extra_schemes: tuple[str, ...] = ()) -> dict[str, Alias]:
     """User aliases from the ``llm_aliases`` ini option: lines of ``name = spec``."""
     aliases = {}
@@ -145,6 +171,9 @@ def resolve(text: str, user_aliases: dict[str, Alias] | None = None, extra_schem
 
 
 def _display_name(scheme: str, target: str) -> str:
+    """How a spec's model is named in reports: a path's last part, a hub or server name as
+    given; model arguments are not part of the name."""
+    target, _ = split_arguments(target)
     if scheme in ("hf", "gguf", "vllm") and ("/" in target or "\\" in target):
         path = Path(target)
         if path.exists():

@@ -4,7 +4,9 @@ xdist workers, unless the user says otherwise (``--llm-threads``).
 
 A torch process that starts more threads than it has CPUs, or that spins waiting for threads
 the scheduler gave to another process, slows everything on the machine down, itself most of
-all: on a 2-core machine two such runs at once took 9.2 times one run alone.
+all: on a 2-core machine two such runs at once took 9.2 times one run alone. The transformers
+backend gives torch this many intra- and inter-op threads and keeps their waiting from spinning
+(:mod:`pytest_llmeval.backends.transformers.runtime`); perf/concurrent_runs.py measures both.
 """
 
 from __future__ import annotations

@@ -11,11 +11,12 @@ machine (see :mod:`.planning`). See docs/vllm.md.
 
 from __future__ import annotations
 
-import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
+from ...registry import ModelSpecError, split_arguments
+from ..arguments import validate
 from ..base import BackendError
 
 __all__ = ["VLLMArguments", "parse_arguments", "split_target"]
@@ -71,37 +72,17 @@ def split_target(target: str) -> tuple[str, VLLMArguments]:
 
     Raises :class:`BackendError` naming the spec, the argument and what is allowed.
     """
-    start = target.find("{")
-    while start != -1:
-        try:
-            data = json.loads(target[start:])
-        except json.JSONDecodeError:
-            start = target.find("{", start + 1)
-            continue
-        if isinstance(data, dict):
-            return target[:start], parse_arguments(data, where=f"vllm:{target[:start]}")
-        start = target.find("{", start + 1)
-    if target.rstrip().endswith("}") and "{" in target:
-        raise BackendError(f"model arguments of vllm:{target} are not a JSON object: write them as "
-                           f"{{\"dtype\": \"bfloat16\"}}, with double quotes (see docs/vllm.md)")
-    return target, VLLMArguments()
+    try:
+        bare, data = split_arguments(target, spec=f"vllm:{target}")
+    except ModelSpecError as exc:
+        raise BackendError(f"{exc} (see docs/vllm.md)") from None
+    return bare, parse_arguments(data or {}, where=f"vllm:{bare}")
 
 
 def parse_arguments(data: dict[str, Any], where: str = "the model") -> VLLMArguments:
     """Check a JSON object against :class:`VLLMArguments`; one :class:`BackendError` lists every problem."""
     if isinstance(data.get("extra_args"), list):  # JSON has lists, the frozen model keeps tuples
         data = {**data, "extra_args": tuple(data["extra_args"])}
-    try:
-        return VLLMArguments.model_validate(data)
-    except ValidationError as exc:
-        problems = [_problem(error) for error in exc.errors()]
-        raise BackendError(f"model arguments of {where}: " + "; ".join(problems) + " (see docs/vllm.md)") from None
+    return validate(VLLMArguments, data, where, "docs/vllm.md")
 
 
-def _problem(error: Any) -> str:
-    """One pydantic error in words that name the argument and what it takes."""
-    name = str(error["loc"][0]) if error["loc"] else "?"
-    if error["type"] == "extra_forbidden":
-        return f"{name!r} is not a vllm model argument (known: {', '.join(VLLMArguments.model_fields)})"
-    message = str(error["msg"]).removeprefix("Value error, ")
-    return f"{name!r}: {message} (got {error.get('input')!r})"

@@ -24,7 +24,7 @@ from typing import Any
 from ...request import Request, Response
 from ..base import BackendError, Progress
 from ..openai import OpenAIBackend
-from ..transformers_backend import file_fingerprint
+from ..transformers.identity import file_fingerprint
 from .arguments import VLLMArguments
 from .planning import ServerPlan, default_python, plan, visible_gpus
 from .server import ServerCommand, SharedServer

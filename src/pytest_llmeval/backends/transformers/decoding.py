@@ -1,28 +1,29 @@
-"""Greedy decoding with a batch that refills as its rows finish.
+"""Decoding with a batch that refills as its rows finish: greedy, or sampled with a generator per row.
 
 ``model.generate`` keeps every row of a batch in each decoding step until the last row is
 done, and then starts the next batch: a row that ended after 40 tokens still costs a forward
-pass at every step of a neighbour that runs to 256. :func:`greedy_stream` instead drops a row
+pass at every step of a neighbour that runs to 256. :func:`decode_stream` instead drops a row
 (and its keys and values) the moment it emits an end-of-sequence token, reaches a stop string
 or its token budget, and prefills waiting prompts into the free places once half the batch
 is free; each answer is ready (and cached) as soon as its row ends.
 
 More savings: the tokens every prompt starts with (a chat template's system
 turn, a benchmark's instructions) are prefilled once and their keys and values copied into
-each row, and the key/value cache is written in place (:func:`_slab_layer`) instead of being
-copied onto itself at every step as transformers' ``DynamicCache`` does. On a CPU the
-vocabulary projection runs with a packed weight and falls back to the model's own on a near
-tie (:func:`_argmax_head`), so the chosen token never changes.
+each row, and the key/value cache is written in place (:class:`~.slab.SlabLayer`) instead of being
+copied onto itself at every step as transformers' ``DynamicCache`` does. On a CPU, when every
+row is greedy, the vocabulary projection runs with a packed weight and falls back to the
+model's own on a near tie (:func:`argmax_head`), so the chosen token never changes.
 
-It is used for greedy decoding only, and only for models whose generation config adds no
-logits processor (repetition penalty, banned words, ...): there it chooses what ``generate``
+A row is greedy (argmax) unless it has a :class:`~.sampling.RowSampler`, which draws its token
+from its own generator. It is used only for models whose generation config adds no logits
+processor (repetition penalty, banned words, ...): there greedy rows choose what ``generate``
 chooses (``tests/test_greedy.py`` compares them token by token on the embedded model, and
-32 GSM8K answers of up to 256 tokens came out identical);
-anywhere else the backend calls ``generate`` itself.
+32 GSM8K answers of up to 256 tokens came out identical); anywhere else the backend calls
+``generate`` itself.
 
 Example::
 
-    for index, tokens in greedy_stream(model, prompts, max_new_tokens=[256] * len(prompts),
+    for index, tokens in decode_stream(model, prompts, max_new_tokens=[256] * len(prompts),
                                        eos_ids={2}, batch_size=16):
         print(index, tokenizer.decode(tokens))
 """
@@ -30,7 +31,6 @@ Example::
 from __future__ import annotations
 
 import contextlib
-import functools
 import inspect
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -80,7 +80,7 @@ def eos_ids(model: Any, tokenizer: Any) -> set[int]:
     return ids
 
 
-def greedy_stream(
+def decode_stream(
     model: Any,
     prompts: Sequence[Sequence[int]],
     *,
@@ -91,8 +91,10 @@ def greedy_stream(
     stopped: Sequence[Callable[[list[int]], bool] | None] | None = None,
     pad_id: int = 0,
     refill: int = 1,
+    samplers: Sequence[Callable[[Any], int] | None] | None = None,
 ) -> Iterator[tuple[int, list[int]]]:
-    """Decode every prompt greedily; yield ``(index, new tokens)`` as each row finishes.
+    """Decode every prompt; yield ``(index, new tokens)`` as each row finishes. A row with a
+    ``samplers`` entry (logits -> token id) draws its tokens with it; the others are greedy.
 
     At most ``batch_size`` rows decode together (and, with ``max_batch_tokens``, at most that
     many rows x longest possible row). A finished row leaves the batch at once (its answer is
@@ -108,20 +110,20 @@ def greedy_stream(
 
     order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))  # longest first: padding stays small
     pending = deque(i for i in order if max_new_tokens[i] > 0)
-    for i in order:
-        if max_new_tokens[i] <= 0:
-            yield i, []
-    batch = _Batch(model, pad_id, _shared_prefix([prompts[i] for i in pending]))
+    yield from ((i, []) for i in order if max_new_tokens[i] <= 0)
+    batch = _Batch(model, pad_id, shared_prefix([prompts[i] for i in pending]), samplers)
     tokens: dict[int, list[int]] = {}
+    greedy = samplers is None or all(s is None for s in samplers)
 
     def finished(row: int) -> bool:
         got = tokens[row]
         check = stopped[row] if stopped is not None else None
         return got[-1] in eos_ids or len(got) >= max_new_tokens[row] or (check is not None and check(got))
 
-    with torch.inference_mode(), _argmax_head(model, batch_size):
+    # The fast head's logits differ from the model's by rounding: fine for an argmax, not for a draw.
+    with torch.inference_mode(), (argmax_head(model, batch_size) if greedy else contextlib.nullcontext()):
         while pending or batch.rows:
-            admit = _admissible(batch.rows, pending, prompts, max_new_tokens, batch_size, max_batch_tokens, refill)
+            admit = admissible(batch.rows, pending, prompts, max_new_tokens, batch_size, max_batch_tokens, refill)
             if admit:
                 for row in admit:
                     tokens[row] = []
@@ -144,7 +146,7 @@ def greedy_stream(
 MIN_SHARED_PREFIX = 16
 
 
-def _shared_prefix(prompts: list[Sequence[int]]) -> list[int]:
+def shared_prefix(prompts: list[Sequence[int]]) -> list[int]:
     """The tokens every prompt starts with (a chat template's system turn, a benchmark's
     instructions), keeping at least one token of each prompt out of it; empty when short."""
     if len(prompts) < 2:
@@ -157,7 +159,7 @@ def _shared_prefix(prompts: list[Sequence[int]]) -> list[int]:
     return prefix if len(prefix) >= MIN_SHARED_PREFIX else []
 
 
-def _admissible(rows: list[int], pending: deque[int], prompts: Sequence[Sequence[int]], limits: Sequence[int],
+def admissible(rows: list[int], pending: deque[int], prompts: Sequence[Sequence[int]], limits: Sequence[int],
                 batch_size: int, max_batch_tokens: int | None, refill: int) -> list[int]:
     """The waiting prompts to prefill now: none until ``refill`` rows are free, then as many as
     fit in ``batch_size`` rows and ``max_batch_tokens`` (rows x the longest a row can grow)."""
@@ -183,12 +185,14 @@ class _Batch:
     one step for all rows. Rows join by prefilling their prompts in a cache of their own that
     is then padded to the same width and stacked onto the batch's; rows leave by being
     indexed out; columns that no remaining row uses are cut from the left. The cache's layers
-    are :func:`_slab_layer` layers, written in place rather than copied at every step.
+    are :class:`~.slab.SlabLayer` layers, written in place rather than copied at every step.
     """
 
-    def __init__(self, model: Any, pad_id: int, prefix: list[int]) -> None:
+    def __init__(self, model: Any, pad_id: int, prefix: list[int],
+                 samplers: Sequence[Callable[[Any], int] | None] | None = None) -> None:
         self.model = model
         self.pad_id = pad_id
+        self.samplers = samplers
         #: Tokens every prompt starts with: prefilled once, their keys and values copied into each row.
         self.prefix = prefix
         self._prefix_cache: list[tuple[Any, Any]] | None = None
@@ -223,14 +227,15 @@ class _Batch:
         cache = self._prefilled(len(prompts), shared + width + headroom)
         logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, cache=cache, use_cache=True,
                             **self._logits_to_keep).logits
-        first = logits[:, -1, :].argmax(-1)
+        first = self._choose(rows, logits[:, -1, :])
         if self.cache is None:
             self.cache, self.mask, self.last, self.following = cache, mask, positions[:, -1], first
             self.rows = list(rows)
             return
+        from .slab import SlabLayer
+
         width = max(self.mask.shape[1], mask.shape[1])
-        slab = _slab_layer()
-        self.cache.layers = [slab.joined([(mine.keys, mine.values), (theirs.keys, theirs.values)], width, width + headroom)
+        self.cache.layers = [SlabLayer.joined([(mine.keys, mine.values), (theirs.keys, theirs.values)], width, width + headroom)
                              for mine, theirs in zip(self.cache.layers, cache.layers, strict=True)]
         self.mask = torch.cat([_pad_left(self.mask, width), _pad_left(mask, width)])
         self.last = torch.cat([self.last, positions[:, -1]])
@@ -242,10 +247,11 @@ class _Batch:
         import torch
         from transformers import DynamicCache
 
-        slab = _slab_layer()
+        from .slab import SlabLayer
+
         cache: Any = DynamicCache(config=self.model.config)
         if not self.prefix:
-            cache.layers = [slab(capacity) for _ in cache.layers]
+            cache.layers = [SlabLayer(capacity) for _ in cache.layers]
             return cache
         if self._prefix_cache is None:
             ids = torch.tensor([self.prefix], dtype=torch.long, device=self.model.device)
@@ -253,7 +259,7 @@ class _Batch:
                        **self._logits_to_keep)
             self._prefix_cache = [(layer.keys, layer.values) for layer in cache.layers]
         shared = len(self.prefix)
-        cache.layers = [slab.joined([(k.expand(rows, -1, -1, -1), v.expand(rows, -1, -1, -1))], shared, capacity)
+        cache.layers = [SlabLayer.joined([(k.expand(rows, -1, -1, -1), v.expand(rows, -1, -1, -1))], shared, capacity)
                         for k, v in self._prefix_cache]
         return cache
 
@@ -265,7 +271,17 @@ class _Batch:
         self.last = self.last + 1
         logits = self.model(input_ids=self.following[:, None], attention_mask=self.mask, position_ids=self.last[:, None],
                             cache=self.cache, use_cache=True).logits
-        self.following = logits[:, -1, :].argmax(-1)
+        self.following = self._choose(self.rows, logits[:, -1, :])
+
+    def _choose(self, rows: list[int], logits: Any) -> Any:
+        """Each row's next token from its last logits: its sampler's draw, else the argmax."""
+        tokens = logits.argmax(-1)
+        if self.samplers is not None:
+            for slot, row in enumerate(rows):
+                sampler = self.samplers[row]
+                if sampler is not None:
+                    tokens[slot] = sampler(logits[slot])
+        return tokens
 
     def remove(self, done: list[int]) -> None:
         """Drop finished rows, then the columns on the left that only they used."""
@@ -297,87 +313,13 @@ def _pad_left(tensor: Any, width: int) -> Any:
     return F.pad(tensor, (missing, 0) if axis_is_last else (0, 0, missing, 0))
 
 
-@functools.cache
-def _slab_layer() -> Any:
-    """A transformers cache layer whose keys and values live in a buffer with room to grow.
-
-    transformers' ``DynamicLayer`` concatenates each step's keys onto the whole cache, copying
-    all of it at every step (about a seventh of a decoding step for a 135M model on a CPU at
-    300 tokens). This layer writes the new column in place and hands attention a view.
-    """
-    import torch
-    from transformers.cache_utils import DynamicLayer
-
-    class SlabLayer(DynamicLayer):  # type: ignore[misc]
-        def __init__(self, capacity: int) -> None:
-            super().__init__()
-            self._capacity = capacity
-            self._keys: Any = None
-            self._values: Any = None
-            self._length = 0
-
-        @classmethod
-        def joined(cls, parts: list[tuple[Any, Any]], width: int, capacity: int) -> SlabLayer:
-            """The rows of ``parts`` stacked, each right-aligned at column ``width``, room up to ``capacity``."""
-            first_keys, first_values = parts[0]
-            rows = sum(k.shape[0] for k, _ in parts)
-            keys = first_keys.new_zeros((rows, first_keys.shape[1], capacity, first_keys.shape[3]))
-            values = first_values.new_zeros((rows, first_values.shape[1], capacity, first_values.shape[3]))
-            top = 0
-            for k, v in parts:
-                n, length = k.shape[0], k.shape[2]
-                keys[top : top + n, :, width - length : width] = k
-                values[top : top + n, :, width - length : width] = v
-                top += n
-            layer = cls(capacity)
-            layer._hold(keys, values, width)
-            return layer
-
-        def _hold(self, keys: Any, values: Any, length: int) -> None:
-            self._keys, self._values, self._length = keys, values, length
-            self.is_initialized = True
-            self.device = keys.device
-            self.keys = keys[:, :, :length]
-            self.values = values[:, :, :length]
-
-        def update(self, key_states: Any, value_states: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
-            new = key_states.shape[-2]
-            if self._keys is None:  # the first update allocates the whole buffer
-                room = max(self._capacity, new)
-                self._hold(key_states.new_zeros((*key_states.shape[:2], room, key_states.shape[3])),
-                           value_states.new_zeros((*value_states.shape[:2], room, value_states.shape[3])), 0)
-            elif self._length + new > self._keys.shape[2]:  # out of room: grow by half again
-                extra = max(new, self._keys.shape[2] // 2)
-                self._keys = torch.nn.functional.pad(self._keys, (0, 0, 0, extra))
-                self._values = torch.nn.functional.pad(self._values, (0, 0, 0, extra))
-            end = self._length + new
-            self._keys[:, :, self._length : end] = key_states
-            self._values[:, :, self._length : end] = value_states
-            self._hold(self._keys, self._values, end)
-            return self.keys, self.values
-
-        def select(self, rows: Any, start: int) -> None:
-            """Keep only ``rows``, and drop the first ``start`` columns."""
-            self._hold(self._keys[rows, :, start:], self._values[rows, :, start:], self._length - start)
-
-        def batch_select_indices(self, indices: Any) -> None:
-            self.select(indices, 0)
-
-    return SlabLayer
-
-
-#: A fast projection's top two logits must differ by more than this, relative to the top one
-#: (plus the same absolute), for its argmax to be taken; rounding moves them by about 1e-5.
-ARGMAX_MARGIN = 1e-3
-
-
 @contextlib.contextmanager
-def _argmax_head(model: Any, batch_size: int) -> Iterator[None]:
+def argmax_head(model: Any, batch_size: int) -> Iterator[None]:
     """On a CPU, swap the model's vocabulary projection for one that is quicker but, for greedy
     decoding, exact: oneDNN with the weight packed once (the plain product repacks the whole
     weight at every step: 34 against 21 ms a step for SmolLM2's 49,152 x 576 head at batch 16).
     Its logits differ from the plain product's by rounding, so it answers with them only when
-    every row's best logit leads the second by :data:`ARGMAX_MARGIN`; otherwise (a near tie in
+    every row's best logit leads the second by :data:`~.fast_head.ARGMAX_MARGIN`; otherwise (a near tie in
     some row) that step's logits come from the original projection. Only argmax is ever read."""
     import torch
 
@@ -390,7 +332,9 @@ def _argmax_head(model: Any, batch_size: int) -> Iterator[None]:
         yield
         return
     try:
-        fast = _fast_head_class()(head, batch_size)
+        from .fast_head import FastArgmaxHead
+
+        fast = FastArgmaxHead(head, batch_size)
     except RuntimeError:  # a torch build whose oneDNN lacks the operator
         yield
         return
@@ -401,35 +345,8 @@ def _argmax_head(model: Any, batch_size: int) -> Iterator[None]:
         model.set_output_embeddings(head)
 
 
-@functools.cache
-def _fast_head_class() -> Any:
-    import torch
-
-    class FastArgmaxHead(torch.nn.Module):
-        def __init__(self, head: Any, batch_size: int) -> None:
-            super().__init__()
-            self.head = head
-            self.packed = torch.ops.mkldnn._reorder_linear_weight(head.weight.detach(), batch_size)
-            self.fast_steps = 0
-            self.exact_steps = 0
-
-        def forward(self, hidden: Any) -> Any:
-            if self.head.out_features < 2:
-                return self.head(hidden)
-            flat = hidden.reshape(-1, hidden.shape[-1])
-            logits = torch.ops.mkldnn._linear_pointwise(flat, self.packed, self.head.bias, "none", [], "")
-            top = logits.topk(2, dim=-1).values
-            if bool(((top[:, 0] - top[:, 1]) > ARGMAX_MARGIN * (1 + top[:, 0].abs())).all()):
-                self.fast_steps += 1
-                return logits.reshape(*hidden.shape[:-1], -1)
-            self.exact_steps += 1
-            return self.head(hidden)
-
-    return FastArgmaxHead
-
-
 def stop_checker(tokenizer: Any, stop: Sequence[str]) -> Callable[[list[int]], bool] | None:
-    """A ``stopped`` callback for :func:`greedy_generate`: whether the text ends past a stop string.
+    """A ``stopped`` callback for :func:`decode_stream`: whether the text ends past a stop string.
 
     Only the last few tokens are decoded each step (enough to hold the longest stop string),
     so the check costs the same at token 10 and token 1,000.
