@@ -11,11 +11,6 @@ from __future__ import annotations
 
 import os
 
-# The tests import torch themselves (before the backend could quiet its threads): quiet them
-# here, so that the suite shares a busy machine well (see pytest_llmeval.backends.transformers.runtime).
-for _name, _value in (("OMP_WAIT_POLICY", "PASSIVE"), ("GOMP_SPINCOUNT", "0"), ("KMP_BLOCKTIME", "0")):
-    os.environ.setdefault(_name, _value)
-
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -23,6 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+# The tests import torch themselves (before the backend could quiet its threads): quiet them
+# here, so that the suite shares a busy machine well (see pytest_llmeval.backends.transformers.runtime).
+for _name, _value in (("OMP_WAIT_POLICY", "PASSIVE"), ("GOMP_SPINCOUNT", "0"), ("KMP_BLOCKTIME", "0")):
+    os.environ.setdefault(_name, _value)
 
 #: The inner project's conftest. The oracle is given the items this run collected (instead of
 #: loading all 15,000 built-in rows to look answers up); ``LLMEVAL_KILL_AFTER=N`` makes the
