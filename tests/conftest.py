@@ -9,9 +9,8 @@ the tests count inference.
 
 from __future__ import annotations
 
-import os
-
 import json
+import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
