@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 
@@ -652,3 +653,21 @@ def test_throughput_against_a_50ms_server() -> None:
         proc.terminate()
         _, err = proc.communicate(timeout=10)
     assert "503" in err  # the CLI's closing summary counts the injected fault
+
+
+def test_openai_models_take_arguments_after_the_name() -> None:
+    from pytest_llmeval.backends.base import BackendContext
+    from pytest_llmeval.builtin import openai_backend
+    from pytest_llmeval.registry import resolve
+
+    context = BackendContext(root=Path("."), base_url="http://127.0.0.1:9/v1", concurrency=8)
+    spec = resolve('openai:o3-mini{"token_limit_field": "max_completion_tokens", "concurrency": 3}')
+    assert spec.name == "o3-mini"
+    backend = openai_backend(spec, context)
+    assert isinstance(backend, OpenAIBackend)
+    assert (backend.model, backend.token_limit_field, backend.concurrency) == ("o3-mini", "max_completion_tokens", 3)
+    _, body = backend.payload(Request(prompt="x", max_tokens=7))
+    assert body["max_completion_tokens"] == 7 and "max_tokens" not in body
+    with pytest.raises(BackendError, match=r"model arguments of o3-mini: 'token_limit' is not a model argument \(known: "
+                                           r"token_limit_field, api, loglikelihood, concurrency\) \(see docs/backends-openai.md\)"):
+        openai_backend(resolve('openai:o3-mini{"token_limit": 5}'), context)

@@ -191,7 +191,7 @@ def test_arguments_follow_the_target_as_a_json_object() -> None:
 
 
 @pytest.mark.parametrize(("text", "words"), [
-    ('{"dtyp": "bfloat16"}', ["'dtyp' is not a model argument of local models", "known: dtype, device_map"]),
+    ('{"dtyp": "bfloat16"}', ["'dtyp' is not a model argument", "known: dtype, device_map"]),
     ('{"dtype": "bf16"}', ["'dtype'", "'bfloat16'", "got 'bf16'"]),
     ('{"trust_remote_code": "true"}', ["'trust_remote_code'", "valid boolean", "got 'true'"]),
     ('{"batch_size": 0}', ["'batch_size'", "greater than or equal to 1"]),
@@ -517,4 +517,4 @@ def test_model_arguments_in_the_spec_and_in_an_alias(tiny_project: pytest.Pytest
 
 def test_bad_model_arguments_reach_the_user_with_what_to_do(tiny_project: pytest.Pytester) -> None:
     result = tiny_project.runpytest('--llm-model=hf:tiny{"dtyp": "bfloat16"}', "-p", "no:cacheprovider")
-    result.stdout.fnmatch_lines(["*'dtyp' is not a model argument of local models (known: dtype, device_map*docs/model-arguments.md*"])
+    result.stdout.fnmatch_lines(["*'dtyp' is not a model argument (known: dtype, device_map*docs/model-arguments.md*"])

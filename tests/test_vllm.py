@@ -54,7 +54,7 @@ def test_arguments_follow_the_spec_as_a_json_object(target: str, model: str, arg
 
 
 @pytest.mark.parametrize(("target", "message"), [
-    ('/m{"dtyp": "bfloat16"}', "'dtyp' is not a model argument of vllm: models (known: dtype, max_model_len,"),
+    ('/m{"dtyp": "bfloat16"}', "'dtyp' is not a model argument (known: dtype, max_model_len,"),
     ('/m{"max_model_len": "4096"}', "'max_model_len': Input should be a valid integer"),
     ('/m{"dtype": "int3"}', "'dtype': Input should be 'auto', 'float32', 'bfloat16' or 'float16'"),
     ('/m{"gpu_memory_utilization": 1.5}', "'gpu_memory_utilization': Input should be less than or equal to 1"),

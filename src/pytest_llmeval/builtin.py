@@ -51,12 +51,18 @@ def transformers_backend(spec: ModelSpec, context: BackendContext) -> Backend:
 
 
 def openai_backend(spec: ModelSpec, context: BackendContext) -> Backend:
+    """``openai:MODEL``, optionally followed by model arguments as a JSON object
+    (``openai:o3-mini{"token_limit_field": "max_completion_tokens"}``; see docs/backends-openai.md)."""
     from .backends.openai import OpenAIBackend
+    from .backends.openai.arguments import split_target
     from .options import api_key
 
+    model, arguments = split_target(spec.target)
     facts = context.cache_dir / "servers.json" if context.cache_dir is not None else None
-    return OpenAIBackend(spec.target, base_url=context.base_url, api_key=api_key(),
-                         concurrency=context.concurrency, timeout=context.timeout, facts_file=facts)
+    return OpenAIBackend(model, base_url=context.base_url, api_key=api_key(), api=arguments.api,
+                         concurrency=arguments.concurrency or context.concurrency, timeout=context.timeout,
+                         token_limit_field=arguments.token_limit_field, loglikelihood=arguments.loglikelihood,
+                         facts_file=facts)
 
 
 def vllm_backend(spec: ModelSpec, context: BackendContext) -> Backend:

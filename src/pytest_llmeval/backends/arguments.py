@@ -39,9 +39,8 @@ def validate(model: type[Arguments], data: dict[str, Any], where: str, doc: str)
 
 def problem(error: Any, model: type[BaseModel]) -> str:
     """One pydantic error in words that name the argument and what it takes."""
-    kind = "vllm: models" if model.__name__.startswith("VLLM") else "local models"
     name = str(error["loc"][0]) if error["loc"] else "?"
     if error["type"] == "extra_forbidden":
-        return f"{name!r} is not a model argument of {kind} (known: {', '.join(model.model_fields)})"
+        return f"{name!r} is not a model argument (known: {', '.join(model.model_fields)})"
     message = str(error["msg"]).removeprefix("Value error, ")
     return f"{name!r}: {message} (got {error.get('input')!r})"
