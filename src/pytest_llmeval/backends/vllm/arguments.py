@@ -41,6 +41,9 @@ class VLLMArguments(BaseModel):
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     #: The context window in tokens (default: the model's own, from its config).
     max_model_len: int | None = Field(default=None, ge=16)
+    #: The model's parameters in billions, for planning before its weights are on disk (a hub id
+    #: not yet downloaded); the registry's aliases set it. Not part of the identity.
+    parameters_b: float | None = Field(default=None, gt=0.0)
     #: GPUs per pipeline stage (default: the fewest, in powers of two, that hold the weights).
     tensor_parallel_size: int | None = Field(default=None, ge=1)
     #: Pipeline stages (default: 1, more only when tensor parallelism alone cannot hold the model).

@@ -159,11 +159,13 @@ def plan(model: str, arguments: VLLMArguments, gpus: Gpus, size: int | None = No
     size = size if size is not None else weights_bytes(model)
     on_gpu = gpus.count > 0
     dtype = arguments.dtype if arguments.dtype != "auto" else ("bfloat16" if on_gpu else "float32")
+    if size is None and arguments.parameters_b is not None:  # not on disk yet: the alias's size
+        size = int(arguments.parameters_b * 1e9 * (4 if dtype == "float32" else 2))
     utilization = (arguments.gpu_memory_utilization or 0.9) if on_gpu else None
     tp, pp = arguments.tensor_parallel_size, arguments.pipeline_parallel_size
     if on_gpu and (tp is None or pp is None):
         auto_tp, auto_pp = _parallelism(_needed_bytes(config, dtype, size), gpus, utilization or 0.9,
-                                        int(config.get("num_attention_heads") or 1), model)
+                                        int(config.get("num_attention_heads") or 0), model)
         tp, pp = tp or auto_tp, pp or auto_pp
     parser = arguments.tool_call_parser if arguments.tool_call_parser is not None else tool_parser_for(model, config)
     return ServerPlan(model=model, dtype=dtype, tensor_parallel_size=tp or 1, pipeline_parallel_size=pp or 1,
@@ -185,7 +187,8 @@ def _parallelism(needed: int | None, gpus: Gpus, utilization: float, heads: int,
     """(tensor, pipeline) sizes: the fewest GPUs in powers of two that hold ``needed`` bytes, else
     pipeline stages of the widest tensor parallelism that the visible GPUs allow."""
     usable = gpus.memory * utilization
-    sizes = [n for n in (1, 2, 4, 8, 16, 32, 64) if n <= gpus.count and heads % n == 0] or [1]
+    # Tensor parallelism splits attention heads: a size must divide their number (0: not known yet).
+    sizes = [n for n in (1, 2, 4, 8, 16, 32, 64) if n <= gpus.count and (heads == 0 or heads % n == 0)] or [1]
     if needed is None:
         return 1, 1
     for tp in sizes:
