@@ -22,7 +22,7 @@ def card_of(*items: ItemOutcome) -> Scorecard:
     return Scorecard.build(items, INFOS, created="2026-11-30T12:00:00Z")
 
 
-def test_the_main_jobs_general_row_says_no_common_items():
+def test_the_main_jobs_general_row_says_plainly_the_baseline_is_on_other_items():
     # The model answered MMLU and IFBench and skipped AlpacaEval (no judge); the recorded baseline
     # answered only AlpacaEval. Both sit under "general" and share no item.
     items = [outcome(MODEL, "mmlu", i, "passed" if i < 2 else "failed") for i in range(5)]
@@ -40,11 +40,11 @@ def test_the_main_jobs_general_row_says_no_common_items():
     terminal = "\n".join(render_table(card))
     assert [line.split("  ")[0] for line in terminal.splitlines()[:2]] == ["capability", "general"]
     general = terminal.splitlines()[1]
-    assert general.endswith("0.200 [0.06-0.51] 2/10 (5 skipped)  no common items (5 others)")
-    assert "5/5" not in general
-    assert "no common items: the baseline answered none of the items the models answered in that row" in terminal
-    assert "different items: none in common with model<br>5 scored on other items (see the benchmark rows)" in render_markdown(card)
-    assert "different items: none in common with model<br>5 scored on other items" in render_html(card)
+    assert general.endswith("0.200 [0.06-0.51] 2/10 (5 skipped)  1.000 [0.57-1.00] 5/5 (5 skipped) other items only")
+    assert "other items only: the baseline answered none of the items the models answered in that row" in terminal
+    assert ("different items: none in common with model<br>1.000 (0.57 to 1.00)<br>5/5 passed, 5 skipped<br>on 5 other items "
+            "(see the benchmark rows): not compared") in render_markdown(card)
+    assert "different items: none in common with model<br>1.000 (0.57 to 1.00)<br>5/5 passed, 5 skipped<br>on 5 other items" in render_html(card)
 
 
 def test_a_baseline_that_answered_a_few_of_many_items_is_paired_and_says_what_it_skipped():

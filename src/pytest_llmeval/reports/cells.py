@@ -106,7 +106,8 @@ def baseline_lines(cell: BaselineCell) -> list[str]:
     :mod:`pytest_llmeval.reports.pairing`)."""
     if cell.kind == "different":
         return [f"different items: none in common with {whom(cell.models)}",
-                f"{cell.own.scored} scored on other items (see the benchmark rows)"]
+                *score_lines(cell.own, cell.protocol)[:2],
+                f"on {cell.own.scored} other items (see the benchmark rows): not compared"]
     if cell.kind != "paired":
         return score_lines(cell.own, cell.protocol)
     if cell.shown is None:

@@ -11,7 +11,7 @@ kind       the baseline's column shows
 same       its own tally: it scored exactly the items every model scored
 paired     its tally on the items it shares with the models only (``n`` of them), when they
            share some but not all items
-different  no number: it shares no scored item with any model ("no common items")
+different  its own tally, plainly marked: it shares no scored item with any model ("other items only")
 alone      its own tally: no model scored an item of the row, so nothing stands beside it
 unscored   its own tally, which has no score (every item skipped or errored)
 ========== ===================================================================================

@@ -4,7 +4,7 @@ metric and subset, one column per model.
 A cell reads ``0.368 [0.23-0.53] 14/38 (2 errored, 798 skipped)``: the score, its 95% Wilson
 interval, passed of scored, and what else happened to the group's items. A baseline's cell
 follows :mod:`pytest_llmeval.reports.pairing`: ``... 21/38 paired`` when it stands on only the
-items the models also answered, ``no common items (5 others)`` when it shares none. A mark such
+items the models also answered, ``0.800 [..] 4/5 other items only`` when it shares none. A mark such
 as ``(a)`` points to the protocol the answers were made with, listed under the table.
 
 Example::
@@ -28,8 +28,8 @@ __all__ = ["render_table"]
 
 PAIRED_NOTE = ("paired: the baseline's score on only the items the models under test also answered (n = those items); "
                "the difference is tested below")
-DIFFERENT_NOTE = ("no common items: the baseline answered none of the items the models answered in that row, "
-                  "so no score is put beside theirs")
+DIFFERENT_NOTE = ("other items only: the baseline answered none of the items the models answered in that row; "
+                  "its score stands on its own items and is not compared with theirs")
 
 
 def tally_cell(tally: Tally) -> str:
@@ -71,7 +71,7 @@ class _Cells:
 
     def baseline_text(self, cell: BaselineCell) -> str:
         if cell.kind == "different":
-            return f"no common items ({cell.own.scored} others)"
+            return f"{tally_cell(cell.own)} other items only{self.notes.mark(cell.protocol)}"
         if cell.kind != "paired":
             return tally_cell(cell.own) + self.notes.mark(cell.protocol)
         if cell.shown is None:
