@@ -1,7 +1,8 @@
 """Two runs on one machine: the README's main job alone, then two at once, then beside a busy process.
 
-Figure: wall time of ``pytest examples/suite --llm-suite=capabilities --llm-limit=5`` (the
-README's main job: the embedded model answers 40 requests) with a fresh ``--llm-cache-dir``,
+Figure: wall time of ``pytest examples/suite --llm-suite=capabilities --llm-limit=2
+--llm-max-tokens=128`` (the README's main job: the embedded model answers 20 requests) with a
+fresh ``--llm-cache-dir``,
 each run in its own process, when two such runs start together on the same items, divided by
 the same job's wall time alone. Second figure: one run beside an unrelated busy process
 (``python -c 'while 1: pass'``), divided by the run alone. Reference, same script: the run
@@ -16,7 +17,7 @@ children's environment, so each run does what it does for a user who set nothing
 The converted weights are made first (not timed). This script runs model processes
 concurrently on purpose: run it when no other torch job of yours is running.
 
-    .venv/bin/python perf/concurrent_runs.py            # --llm-limit=5 (40 requests a run)
+    .venv/bin/python perf/concurrent_runs.py            # the README's job (20 requests a run)
     .venv/bin/python perf/concurrent_runs.py --quick    # --llm-limit=1
     .venv/bin/python perf/concurrent_runs.py --limit 1 --spinning   # before: OpenMP waiting as it was
 """
@@ -34,6 +35,8 @@ from typing import Any
 import _common as c
 import _project as proj
 
+#: The README's main job's reply budget (``--llm-max-tokens``).
+MAX_TOKENS = 128
 #: Set by the backend before torch loads; taken out of the children's environment.
 THREAD_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME", "MKL_DYNAMIC", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -53,7 +56,7 @@ def main_job(root: Path, name: str, limit: int, timeout: float) -> dict[str, Any
     """One run of the main job with its own fresh cache directory; wall time and outcome."""
     cache = root / f"cache-{name}"
     argv = [c.PYTHON, "-m", "pytest", "examples/suite", "--llm-suite=capabilities", f"--llm-limit={limit}",
-            f"--llm-cache-dir={cache}", "-q", "-p", "no:cacheprovider"]
+            f"--llm-max-tokens={MAX_TOKENS}", f"--llm-cache-dir={cache}", "-q", "-p", "no:cacheprovider"]
     started_load = c.loadavg()
     try:
         run = c.run_child(argv, c.REPO, child_environment(), timeout=timeout)
@@ -108,7 +111,8 @@ def verdict(runs: list[dict[str, Any]], ratio: float | None, target: float) -> b
 def figures(alone: float, pair: list[dict[str, Any]], busy: dict[str, Any] | None, limit: int,
             spinning: bool = False) -> list[c.Figure]:
     pair_ratio = ratio_of(pair, alone)
-    job = f"pytest examples/suite --llm-suite=capabilities --llm-limit={limit}, fresh cache" + (", spinning threads" if spinning else "")
+    job = (f"pytest examples/suite --llm-suite=capabilities --llm-limit={limit} --llm-max-tokens={MAX_TOKENS}, fresh cache"
+           + (", spinning threads" if spinning else ""))
     found = [
         c.Figure(figure=f"two concurrent runs of the main job ({job})", reference=f"the same run alone: {alone:.1f} s",
                  ratio=pair_ratio, ratio_meaning="slower of the two / alone, lower is better", target="<= 2.5x",
@@ -126,7 +130,7 @@ def figures(alone: float, pair: list[dict[str, Any]], busy: dict[str, Any] | Non
 
 def main() -> None:
     p = c.parser(__doc__.split("\n\n")[0])
-    p.add_argument("--limit", type=int, default=5, help="items per benchmark (--llm-limit, default 5: the README's job)")
+    p.add_argument("--limit", type=int, default=2, help="items per benchmark (--llm-limit, default 2: the README's job)")
     p.add_argument("--timeout", type=float, default=3600, help="seconds before a run counts as collapsed (default 3600)")
     p.add_argument("--again", action="store_true", help="run the job alone once more at the end (the reference is then the median)")
     p.add_argument("--spinning", action="store_true",
