@@ -210,6 +210,9 @@ def run_child(argv: Sequence[str], cwd: Path, env: dict[str, str] | None = None,
     the peak of this command alone (the counter of a long-lived parent only ever grows).
     """
     full_env = {**os.environ, **(env or {})}
+    # As on a user's machine, Python caches compiled (and pytest's assertion-rewritten) modules:
+    # a workplace that turns bytecode caching off would time every run's compiling instead.
+    full_env.pop("PYTHONDONTWRITEBYTECODE", None)
     proc = subprocess.run([PYTHON, "-c", _PEAK, str(cwd), *argv], env=full_env, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, timeout=timeout)
     text = proc.stdout.decode("utf-8", "replace")

@@ -43,9 +43,11 @@ import synthetic
 def pytest_llmeval_backends(config):
     # The oracle looks answers up by request: give it this project's benchmark, and the
     # built-in gsm8k and mmlu when a suite of those is asked for.
-    def make(spec, config):
+    suites = config.getoption("llm_suites")
+
+    def make(spec, context):
         benchmarks = [synthetic.BENCH]
-        if config.getoption("llm_suites"):
+        if suites:
             from pytest_llmeval.benchmarks import gsm8k, mmlu
             benchmarks += gsm8k.benchmarks() + mmlu.benchmarks()
         return ScriptedBackend(spec.target, benchmarks=benchmarks)

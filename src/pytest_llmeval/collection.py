@@ -102,12 +102,20 @@ class CollectionPlugin:
     def make_items(self, parent: pytest.Collector, benchmark: Benchmark, base_dir: Path | None = None) -> list[pytest.Item]:
         several = len(self.model_names) > 1
         made: list[pytest.Item] = []
+        # One marker object per name, not one per test (MMLU alone makes 14,042 tests). Items of
+        # --llm-suite inherit "llmeval" from their collector (markers are looked up the chain of
+        # parents); a test module's items get it themselves.
+        markers: dict[str, pytest.MarkDecorator] = {}
+        own_llmeval = not isinstance(parent, SuiteCollector)
         for item in self.load_items(benchmark, base_dir):
+            capability = markers.get(item.capability) or markers.setdefault(item.capability,
+                                                                           getattr(pytest.mark, item.capability))
             for model in self.model_names:
                 node = BenchmarkItem.from_parent(parent, name=item_name(benchmark.name, item, model, several),
                                                  item=item, model=model, evaluator=self.evaluator)
-                node.add_marker(item.capability)
-                node.add_marker("llmeval")
+                node.add_marker(capability)
+                if own_llmeval:
+                    node.add_marker(pytest.mark.llmeval)
                 made.append(node)
         return made
 
@@ -137,6 +145,7 @@ class CollectionPlugin:
         if self.options.suites:
             suite = SuiteCollector.from_parent(session, name="llmeval", nodeid="llmeval", benchmarks=self.suite_benchmarks(),
                                                make_items=self.make_items)
+            suite.add_marker("llmeval")
             collected: list[pytest.Item | pytest.Collector] = list(suite.collect())
             # Reported like any collector's result, so "collected N items" counts the suite too.
             config.hook.pytest_collectreport(report=pytest.CollectReport("llmeval", "passed", None, collected))

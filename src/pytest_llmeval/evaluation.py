@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .backends.recorded import judge_formats
+from .backends.recorded_sets import covered_benchmarks
 from .benchmarks.base import Item
 from .models import JUDGE, Models
 from .options import RunOptions
@@ -98,11 +99,15 @@ class Evaluator:
         """
         if item.benchmark.executes_code and not self.options.allow_code_execution:
             return "runs model-written code: allow it with --llm-allow-code-execution (sandboxed subprocess)"
+        spec = self.models.spec(model)
+        if spec is not None and spec.scheme == "recorded":
+            covered = covered_benchmarks(spec.target)
+            if covered is not None and item.benchmark.name not in covered:
+                return f"recorded:{spec.target} has no recordings of {item.benchmark.name} (it has {', '.join(sorted(covered))})"
         if is_judged(item.benchmark.scorer):
             judge = self.models.judge
             if judge is None:
                 return f"needs a judge model: {self.models.judge_note}; set --llm-judge"
-            spec = self.models.spec(model)
             if judge.scheme == "recorded":
                 formats = judge_formats(judge.target)
                 if formats is not None and item.benchmark.scorer.judge_format not in formats:

@@ -109,7 +109,8 @@ class BenchmarkItem(pytest.Item):
     def setup(self) -> None:
         # Answering and scoring happen here, so that a backend, judge or scorer failure is an
         # errored item and never a wrong answer.
-        add_fingerprint(self, self.item)
+        if self.evaluator.options.keeps_items:
+            add_fingerprint(self, self.item)
         self.result = self.evaluator.evaluate(self.model, self.item)
         score = settle(self.result)
         response = self.result.response

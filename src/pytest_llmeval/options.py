@@ -332,6 +332,12 @@ class RunOptions:
     #: The command line as given, without anything that looks like a key (for the scorecard).
     args: tuple[str, ...] = ()
 
+    @property
+    def keeps_items(self) -> bool:
+        """Whether the run's item outcomes outlive it (a thresholds file, a scorecard file, a shard):
+        only then is each item's fingerprint worth computing."""
+        return bool(self.thresholds or self.scorecards or self.shard)
+
 
 #: RunOptions fields that are paths, resolved against the rootdir.
 _PATH_FIELDS = ("scorecards", "thresholds", "cache_dir", "merge")

@@ -180,6 +180,13 @@ def find_set(name: str) -> RecordedSet | None:
     return _BY_NAME.get(SET_ALIASES.get(name, name))
 
 
+def covered_benchmarks(source: str) -> frozenset[str] | None:
+    """The benchmarks a built-in set (``recorded:SOURCE``, variants allowed) has recordings of,
+    known without reading a file; None when ``source`` is not a built-in set (a transcript file)."""
+    recorded_set = find_set(source.partition("@")[0])
+    return None if recorded_set is None else frozenset(p.benchmark for p in recorded_set.parts)
+
+
 def split_choice(text: str) -> tuple[str, dict[str, str]]:
     """``"gpt-4@gsm8k=8-shot"`` -> ``("gpt-4", {"gsm8k": "8-shot"})``; choices separated by ``,``."""
     name, _, choices = text.partition("@")

@@ -58,13 +58,19 @@ class Item:
     subset: str | None = None
     #: The capability the item counts under (the benchmark's, or the row's own).
     capability: str = ""
-    #: Where the row came from, for messages ("capitals.jsonl, line 7").
-    origin: str = ""
+    #: The row's line in its file (its position in a Python list), for messages; None if unknown.
+    line: int | None = None
     #: The user's later turns of a multi-turn item (MT-Bench's second question), asked each with
     #: the model's own earlier answers in the conversation.
     followups: tuple[str, ...] = ()
     #: How it is asked when not by the plain prompt: ``"5-shot (multi-turn)"``; None when zero-shot.
     protocol: str | None = None
+
+    @property
+    def origin(self) -> str:
+        """Where the row came from, for messages: ``"capitals.jsonl, line 7"``."""
+        source = describe_source(self.benchmark.data)
+        return source if self.line is None else f"{source}, line {self.line}"
 
     @property
     def key(self) -> str:
@@ -358,10 +364,9 @@ class Benchmark:
     def make_item(self, row: Row, item_id: str, source: str, examples: Sequence[Example] = ()) -> Item:
         """The item of one row; ``examples`` (few-shot) precede its question in every request."""
         line = row.pop(LINE, None)
-        origin = source if line is None else f"{source}, line {line}"
         key = item_key(self.name, item_id)
         try:
-            requests = tuple(replace(r, item=key) for r in self.make_requests(row))
+            requests = tuple(r.for_item(key) for r in self.make_requests(row))
             if examples and self.fewshot is not None:
                 style, prefix = self.fewshot.style, self.fewshot.answer_prefix
                 requests = tuple(with_examples(r, examples, style, prefix) for r in requests)
@@ -375,7 +380,7 @@ class Benchmark:
         except Exception as exc:
             raise DatasetError(source, f"item {item_id} could not be made from its row: {type(exc).__name__}: {exc}",
                                line=line) from None
-        return Item(self, item_id, requests, target, row, self.subset(row), capability, origin, self.followups(row),
+        return Item(self, item_id, requests, target, row, self.subset(row), capability, line, self.followups(row),
                     self.protocol if examples else None)
 
     def capability_of(self, row: Row) -> str:
@@ -470,16 +475,20 @@ def content_id(row: Mapping[str, Any]) -> str:
     The same row always gets the same id, wherever it sits in the file and whatever the order
     of its columns.
     """
-    content = {k: v for k, v in row.items() if k != LINE}
+    content = {k: v for k, v in row.items() if k != LINE} if LINE in row else row
     blob = json.dumps(content, sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":"))
     digest = hashlib.sha256(blob.encode("utf-8")).hexdigest()[:10]
-    names = [n for n in _SLUG_FIELDS if n in content] + sorted(n for n in content if n not in _SLUG_FIELDS)
-    for name in names:
-        value = content[name]
-        if isinstance(value, str) and any(c.isalnum() for c in value):
-            slug = "-".join(_WORD.findall(value.lower())[:3])[:24].strip("-")
-            return f"{slug}-{digest}"
-    return digest
+    slug = "-".join(_WORD.findall(_slug_text(content)[:80].lower())[:3])[:24].strip("-")
+    return f"{slug}-{digest}" if slug else digest
+
+
+def _slug_text(content: Mapping[str, Any]) -> str:
+    """The text whose first words name a row: its question, else its first text field by name."""
+    for name in _SLUG_FIELDS:
+        value = content.get(name)
+        if isinstance(value, str) and value.strip():
+            return value
+    return next((value for _, value in sorted(content.items()) if isinstance(value, str) and value.strip()), "")
 
 
 def number_repeats(ids: list[str]) -> list[str]:

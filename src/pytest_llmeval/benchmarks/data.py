@@ -114,7 +114,7 @@ def _read_jsonl(text: IO[str], source: str) -> list[Row]:
             raise DatasetError(source, f"not usable JSON ({type(exc).__name__}: {str(exc)[:120]})", line=number) from None
         if not isinstance(row, dict):
             raise DatasetError(source, f"each line must be a JSON object, found {type(row).__name__}", line=number)
-        if "\\ud" in line.lower():
+        if "\\ud" in line or "\\uD" in line:
             _check_encodable(row, source, number)
         row[LINE] = number
         rows.append(row)

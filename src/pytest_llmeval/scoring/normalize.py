@@ -53,8 +53,8 @@ def normalize(response: Response, tags: Sequence[tuple[str, str]] = DEFAULT_REAS
 
     A trace the backend already returned apart (``response.reasoning``) is kept, and one found
     in the text is appended to it after a blank line. ``tags`` are (opening, closing) pairs;
-    see the module docstring for the rules. The input is not changed; normalising twice gives
-    the same result as once.
+    see the module docstring for the rules. The input is not changed (a reply without a trace
+    in its text is returned as it is); normalising twice gives the same result as once.
 
     Raises ``ValueError`` when a tag pair is not two non-empty strings.
 
@@ -66,6 +66,8 @@ def normalize(response: Response, tags: Sequence[tuple[str, str]] = DEFAULT_REAS
         normalize(Response(text="<think>Let me see, 16 - 3")).meta  # {"unclosed_reasoning": True}
     """
     answer, trace, unclosed = split_reasoning(response.text, tags)
+    if trace is None and not unclosed and answer == response.text:
+        return response  # no tag in the text: nothing to change (every item of a run passes here)
     meta = dict(response.meta)
     if unclosed:
         meta[UNCLOSED_REASONING] = True
@@ -116,14 +118,24 @@ def _join(pieces: Iterable[str]) -> str:
 
 
 def _checked(tags: Sequence[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
-    """``tags`` as a hashable tuple, or a ValueError that shows the expected shape."""
+    """``tags`` as a hashable tuple, or a ValueError that shows the expected shape (checked once
+    per distinct tuple: every item of a run asks)."""
+    if isinstance(tags, tuple) and tags in _CHECKED:
+        return tags
+
     if isinstance(tags, str) or not tags:
         raise ValueError(f"reasoning tags must be (opening, closing) pairs such as ('<think>', '</think>'), got {tags!r}")
     for pair in tags:
         if (isinstance(pair, str) or len(pair) != 2
                 or not all(isinstance(tag, str) and tag.strip() for tag in pair)):
             raise ValueError(f"each reasoning tag pair must be two non-empty strings (opening, closing), got {pair!r}")
-    return tuple((pair[0], pair[1]) for pair in tags)
+    checked = tuple((pair[0], pair[1]) for pair in tags)
+    if len(_CHECKED) < 16:
+        _CHECKED.add(checked)
+    return checked
+
+
+_CHECKED: set[tuple[tuple[str, str], ...]] = set()
 
 
 @lru_cache(maxsize=16)
