@@ -29,53 +29,41 @@ SCORECARD_SUFFIXES = (".json", ".md", ".html", ".htm")
 # -- value checks (argparse ``type=`` callables; the same ones check ini values) ---------------
 
 
-def positive_int(text: str) -> int:
+def _number(text: str, kind: type[int] | type[float], accepts: Callable[[float], bool], expected: str) -> Any:
+    """``text`` as a number of ``kind`` that ``accepts`` takes, else ArgumentTypeError saying ``expected``."""
     try:
-        value = int(text)
+        value = kind(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {value}")
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+    if not accepts(value):
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {value}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    if not text.strip().lstrip("+-").isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}")
+    value: int = _number(text, int, lambda v: v >= 1, "a number of at least 1")
     return value
 
 
 def fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1, got {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1, got {value}")
+    value: float = _number(text, float, lambda v: 0.0 <= v <= 1.0, "a fraction between 0 and 1")
     return value
 
 
 def seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {value}")
+    value: float = _number(text, float, lambda v: v > 0, "a positive number of seconds")
     return value
 
 
 def non_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0 (0 is greedy decoding), got {value}")
+    value: float = _number(text, float, lambda v: v >= 0, "a number >= 0 (0 is greedy decoding)")
     return value
 
 
 def probability(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number above 0 and at most 1, got {text!r}") from None
-    if not 0.0 < value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number above 0 and at most 1, got {value}")
+    value: float = _number(text, float, lambda v: 0.0 < v <= 1.0, "a number above 0 and at most 1")
     return value
 
 
