@@ -483,12 +483,14 @@ def content_id(row: Mapping[str, Any]) -> str:
 
 
 def _slug_text(content: Mapping[str, Any]) -> str:
-    """The text whose first words name a row: its question, else its first text field by name."""
+    """The text whose first words name a row: its question, else its first text field by name
+    (fields with no letter or digit name nothing)."""
     for name in _SLUG_FIELDS:
         value = content.get(name)
-        if isinstance(value, str) and value.strip():
+        if isinstance(value, str) and _WORD.search(value[:80].lower()):
             return value
-    return next((value for _, value in sorted(content.items()) if isinstance(value, str) and value.strip()), "")
+    return next((value for _, value in sorted(content.items())
+                 if isinstance(value, str) and _WORD.search(value[:80].lower())), "")
 
 
 def number_repeats(ids: list[str]) -> list[str]:
