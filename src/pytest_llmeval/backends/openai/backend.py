@@ -21,14 +21,16 @@ import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal
 
-from ...request import Request, Response, ToolCall
+from ...request import Request, Response
 from ..base import BackendError, Progress
 from . import choices, context
 from .facts import RememberedFacts, ServerFacts, facts_from_models
+from .loop import in_own_loop, serve
 from .policy import Failure, backoff_delay, capped, error_body, refuses_tools, server_message, too_long
 from .window import Window, WindowState
+from .wire import parse_reply, request_body
 
 if TYPE_CHECKING:
     from .transport import Transport
@@ -47,7 +49,6 @@ TokenLimitField = Literal["max_tokens", "max_completion_tokens"]
 OnDone = Callable[[int, Response], None]
 
 _DONE = object()
-_T = TypeVar("_T")
 
 
 def api_key_from_env() -> str | None:
@@ -228,7 +229,7 @@ class OpenAIBackend:
         if self.base_url == DEFAULT_BASE_URL:
             return ServerFacts()
         try:
-            facts = _in_own_loop(self._probe)
+            facts = in_own_loop(self._probe)
         except Failure:
             remembered = self._remembered.get(self.base_url, self.model) if self._remembered else None
             return remembered or ServerFacts()
@@ -283,7 +284,7 @@ class OpenAIBackend:
         results: queue.SimpleQueue[Any] = queue.SimpleQueue()
         loop = asyncio.new_event_loop()
         main: asyncio.Task[None] = loop.create_task(self.run_async(requests, lambda i, r: results.put((i, r))))
-        thread = threading.Thread(target=_serve, args=(loop, main, lambda: results.put(_DONE)),
+        thread = threading.Thread(target=serve, args=(loop, main, lambda: results.put(_DONE)),
                                   name="llmeval-openai", daemon=True)
         thread.start()
         finished = 0
@@ -360,7 +361,7 @@ class OpenAIBackend:
             return status, reason, content
 
         try:
-            status, reason, content = _in_own_loop(ask)
+            status, reason, content = in_own_loop(ask)
         except Failure as failure:
             raise BackendError(self._redact(
                 f"cannot reach {self.base_url}: {failure.cause or failure.text}; "
@@ -522,109 +523,20 @@ class OpenAIBackend:
                                                       "prompt_tokens": len(prompt)})
 
     def payload(self, request: Request) -> tuple[str, dict[str, Any]]:
-        """The path (``/chat/completions`` or ``/completions``) and JSON body sent for ``request``.
-
-        ``top_p`` and ``seed`` are sent only when the request sets them; the token limit goes
-        under ``token_limit_field``.
-        """
-        body: dict[str, Any] = {"model": self.model, self.token_limit_field: request.max_tokens,
-                                "temperature": request.temperature}
-        if request.top_p is not None:
-            body["top_p"] = request.top_p
-        if request.seed is not None:
-            body["seed"] = request.seed
-        if request.stop:
-            body["stop"] = list(request.stop)
-        if self.api == "completions":
-            # A chat-shaped request sent to a completions endpoint loses its chat template;
-            # its contents are joined as plain text, which is what such an endpoint can take.
-            body["prompt"] = request.prompt if request.prompt is not None else "\n\n".join(
-                m.content for m in request.messages)
-            return "/completions", body
-        if request.messages:
-            body["messages"] = [{"role": m.role, "content": m.content} for m in request.messages]
-        else:
-            body["messages"] = [{"role": "user", "content": request.prompt}]
-        if request.tools_json is not None and not self.tools_refused:
-            body["tools"] = request.tools
-        return "/chat/completions", body
+        """The path (``/chat/completions`` or ``/completions``) and JSON body sent for ``request``
+        (see :func:`.wire.request_body`)."""
+        return request_body(request, self.model, self.api, self.token_limit_field, tools=not self.tools_refused)
 
     def parse(self, data: Any, where: str) -> Response:
-        """A :class:`Response` from a server's JSON answer; :class:`~.policy.Failure` when it has no choices.
-
-        Reads the first choice's text (or message content and tool calls), ``finish_reason``,
-        a reasoning trace the server returned apart (``reasoning_content``, or ``reasoning``),
-        and the token counts of ``usage`` into ``meta``.
-        """
-        choices = data.get("choices") if isinstance(data, dict) else None
-        if not choices or not isinstance(choices[0], dict):
-            raise Failure(None, f"response from {where} has no choices")
-        choice = choices[0]
-        calls: list[ToolCall] = []
-        reasoning: str | None = None
-        if self.api == "completions":
-            text = choice.get("text") or ""
-        else:
-            message = choice.get("message") or {}
-            text = _content_text(message.get("content"))
-            reasoning = _reasoning(message)
-            for call in message.get("tool_calls") or []:
-                function = call.get("function") or {}
-                calls.append(ToolCall(name=str(function.get("name", "")), arguments=_arguments(function)))
-            if not calls and isinstance(message.get("function_call"), dict):  # the pre-tools shape
-                function = message["function_call"]
-                calls.append(ToolCall(name=str(function.get("name", "")), arguments=_arguments(function)))
-        finish = choice.get("finish_reason")
-        finish_reason = finish if isinstance(finish, str) else None
-        meta: dict[str, Any] = {"backend": self.name, "finish_reason": finish_reason}
-        usage = data.get("usage")
-        if isinstance(usage, dict):
-            for key in ("prompt_tokens", "completion_tokens"):
-                if isinstance(usage.get(key), int):
-                    meta[key] = usage[key]
-        return Response(text=str(text), tool_calls=calls, meta=meta, reasoning=reasoning, finish_reason=finish_reason)
+        """A :class:`Response` from a server's JSON answer (see :func:`.wire.parse_reply`);
+        :class:`~.policy.Failure` when it has no choices."""
+        return parse_reply(data, where, self.api, self.name)
 
     def _redact(self, text: str) -> str:
         key = self._api_key
         if key and len(key) >= 4:
             text = text.replace(key, "[api key]")
         return text
-
-
-def _serve(loop: asyncio.AbstractEventLoop, main: asyncio.Task[None], finished: Callable[[], None]) -> None:
-    """Run ``main`` to its end on ``loop`` (in this thread), then close the loop and say so."""
-    asyncio.set_event_loop(loop)
-    try:
-        loop.run_until_complete(main)
-    except BaseException:  # read back from the task in the caller's thread
-        pass
-    finally:
-        loop.run_until_complete(loop.shutdown_asyncgens())
-        loop.close()
-        finished()
-
-
-def _in_own_loop(make: Callable[[], Awaitable[_T]]) -> _T:
-    """``await make()`` on a fresh event loop in a helper thread: works whether or not the caller's thread runs a loop."""
-    outcome: list[Any] = []
-
-    def work() -> None:
-        try:
-            outcome.append((True, asyncio.run(_awaited(make))))
-        except BaseException as exc:  # re-raised in the caller's thread
-            outcome.append((False, exc))
-
-    thread = threading.Thread(target=work, name="llmeval-openai-check", daemon=True)
-    thread.start()
-    thread.join()
-    ok, value = outcome[0]
-    if not ok:
-        raise value
-    return value  # type: ignore[no-any-return]
-
-
-async def _awaited(make: Callable[[], Awaitable[_T]]) -> _T:
-    return await make()
 
 
 def _json_or_none(content: bytes) -> Any:
@@ -637,28 +549,6 @@ def _json_or_none(content: bytes) -> Any:
 def _server_root(base_url: str) -> str:
     """The server's root URL: ``base_url`` without its API path (``/v1``); vLLM's ``/tokenize`` and ``/version`` live there."""
     return base_url.removesuffix("/v1")
-
-
-def _content_text(content: Any) -> str:
-    if content is None:
-        return ""
-    if isinstance(content, list):  # content parts
-        return "".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
-    return str(content)
-
-
-def _reasoning(message: dict[str, Any]) -> str | None:
-    """The reasoning trace a server returned beside the answer (vLLM, DeepSeek: ``reasoning_content``; others ``reasoning``)."""
-    for key in ("reasoning_content", "reasoning"):
-        value = message.get(key)
-        if isinstance(value, str) and value:
-            return value
-    return None
-
-
-def _arguments(function: dict[str, Any]) -> str:
-    arguments = function.get("arguments", "")
-    return arguments if isinstance(arguments, str) else json.dumps(arguments)
 
 
 def _header_safe(key: str) -> bool:
