@@ -26,7 +26,10 @@ from pytest_llmeval.transcripts import (
     parse_preference,
     read_alpaca_eval_annotations,
     read_alpaca_eval_outputs,
+    read_gsm8k_predictions,
+    read_humaneval_solutions,
     read_jsonl_export,
+    read_mtbench_answers,
     read_transcript,
     read_xstest_completions,
     recordings_from_cache,
@@ -89,6 +92,25 @@ def test_formats_are_recognised_by_their_fields(tmp_path: Path) -> None:
 
     with pytest.raises(TranscriptError, match="expected xstest-completions, found alpaca-eval-annotations"):
         read_xstest_completions(annotations)
+
+
+def test_keyed_transcripts_are_read_by_item_key(tmp_path: Path) -> None:
+    mtbench = tmp_path / "vicuna.jsonl"
+    mtbench.write_text(json.dumps({"question_id": 81, "choices": [{"index": 0, "turns": ["Hawaii...", "A hawaii..."]}]}))
+    assert read_mtbench_answers(mtbench) == [Recording("", "Hawaii...", key="81", followups=("A hawaii...",))]
+
+    humaneval = tmp_path / "solutions.jsonl"
+    humaneval.write_text(json.dumps({"task_id": "HumanEval/0", "solution": "def f(): pass"}) + "\n"
+                         + json.dumps({"task_id": "HumanEval/1", "responses": ["draft", "final"]}) + "\n")
+    assert [(r.key, r.response) for r in read_humaneval_solutions(humaneval)] == [
+        ("HumanEval/0", "def f(): pass"), ("HumanEval/1", "final")]
+
+    gsm8k = tmp_path / "predictions.jsonl"
+    gsm8k.write_text(json.dumps({"id": 3, "completion": "The answer is 18."}))
+    assert read_gsm8k_predictions(gsm8k) == [Recording("", "The answer is 18.", key="line 3")]
+
+    with pytest.raises(TranscriptError, match="expected gsm8k-predictions, found humaneval-solutions"):
+        read_gsm8k_predictions(humaneval)
 
 
 def test_preference_values_follow_alpaca_eval() -> None:

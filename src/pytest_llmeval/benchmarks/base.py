@@ -67,12 +67,6 @@ class Item:
     protocol: str | None = None
 
     @property
-    def origin(self) -> str:
-        """Where the row came from, for messages: ``"capitals.jsonl, line 7"``."""
-        source = describe_source(self.benchmark.data)
-        return source if self.line is None else f"{source}, line {self.line}"
-
-    @property
     def key(self) -> str:
         """``"benchmark[id]"``: the item's name in gate messages, pins and requests."""
         return item_key(self.benchmark.name, self.id)

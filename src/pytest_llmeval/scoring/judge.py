@@ -39,10 +39,6 @@ from .base import Score
 if TYPE_CHECKING:
     from ..benchmarks.base import Item
 
-#: The judge used when ``--llm-judge`` is not given (both benchmarks were published with GPT-4).
-DEFAULT_JUDGE = "gpt-4"
-
-
 
 class VerdictError(ValueError):
     """The judge's reply holds no verdict in the format its prompt asked for."""

@@ -204,7 +204,6 @@ def _parallelism(needed: int | None, gpus: Gpus, utilization: float, heads: int,
         f"{gpus.count * usable / _GIB:.0f} GiB at gpu_memory_utilization {utilization:g}: use more GPUs, a "
         f"quantized checkpoint ({{\"quantization\": \"awq\"}}), or set tensor_parallel_size/pipeline_parallel_size "
         f"yourself (docs/vllm.md)")
-    return tp, pp
 
 
 def default_python() -> str:
