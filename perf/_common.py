@@ -147,7 +147,7 @@ def write_summary() -> Path:
     for name in names:
         for fig in results[name]["figures"]:
             ratio = "n/a" if fig["ratio"] is None else f"{fig['ratio']:.2f}x"
-            met = {True: "yes", False: "**no**", None: "not run"}[fig["met"]]
+            met = {True: "yes", False: "**no**", None: "reported"}[fig["met"]]
             lines.append(f"| {fig['figure']} | {fig['reference']} | {ratio} ({fig['ratio_meaning']}) | "
                          f"{fig['target']} | {met} |")
     lines += ["", "## Runs", ""]
