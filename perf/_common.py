@@ -83,7 +83,7 @@ class Figure:
 
     def line(self) -> str:
         ratio = "n/a" if self.ratio is None else f"{self.ratio:.3f}"
-        met = {True: "met", False: "MISSED", None: "not measured"}[self.met]
+        met = {True: "met", False: "MISSED", None: "reported"}[self.met]
         return f"{self.figure}: {ratio} ({self.ratio_meaning}); target {self.target}: {met}"
 
 
