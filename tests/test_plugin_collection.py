@@ -190,3 +190,57 @@ def test_ordinary_tests_run_without_the_embedded_model_installed(pytester: pytes
     result = pytester.runpytest_subprocess()
     assert result.ret == 0, result.stderr.str()
     result.assert_outcomes(passed=1)
+
+
+def test_collected_items_are_kept_from_the_cyclic_collector_for_the_session_only(project: Project) -> None:
+    import gc
+
+    project.pytester.makepyfile(test_gc="""
+        import gc
+
+        def test_frozen_during_the_session():
+            assert gc.get_freeze_count() > 0
+            assert gc.isenabled()
+    """)
+    result = project.run(*SUITE, ORACLE, "test_gc.py", "-q")
+    result.assert_outcomes(passed=11)
+    assert gc.get_freeze_count() == 0, "the session's objects must go back to the collector at its end"
+    assert gc.isenabled()
+
+
+def test_a_collector_the_user_turned_off_stays_off(project: Project) -> None:
+    import gc
+
+    project.pytester.makepyfile(test_gc="""
+        import gc
+
+        gc.disable()  # at import: before the suite's items are built
+
+        def test_left_alone():
+            assert not gc.isenabled()
+            assert gc.get_freeze_count() == 0
+    """)
+    try:
+        result = project.run(*SUITE, ORACLE, "test_gc.py", "-q")
+    finally:
+        gc.enable()
+    result.assert_outcomes(passed=11)
+
+
+def test_pausing_the_collector_restores_its_state() -> None:
+    import gc
+
+    from pytest_llmeval.gc_pause import paused
+
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), paused():
+        assert not gc.isenabled()
+        raise RuntimeError("a broken data file")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from . import properties
+from . import gc_pause, properties
 from .benchmarks.base import Benchmark, Item, item_key
 from .benchmarks.data import DatasetError
 from .evaluation import Evaluator
@@ -34,6 +34,9 @@ class CollectionPlugin:
         self._benchmarks: dict[str, Benchmark] | None = None
         #: With --llm-shard: (tests kept, tests collected), once collected.
         self.shard_counts: tuple[int, int] | None = None
+        #: Whether benchmark items were built, and whether collection froze them (see gc_pause).
+        self.made_items = False
+        self.frozen = False
         if options.merge and getattr(config.option, "dist", "no") != "no":
             # A merge runs no test, so it starts no xdist worker: as xdist's own -n 0 does, before
             # xdist's (trylast) pytest_configure would start its distributed session.
@@ -107,16 +110,18 @@ class CollectionPlugin:
         # parents); a test module's items get it themselves.
         markers: dict[str, pytest.MarkDecorator] = {}
         own_llmeval = not isinstance(parent, SuiteCollector)
-        for item in self.load_items(benchmark, base_dir):
-            capability = markers.get(item.capability) or markers.setdefault(item.capability,
-                                                                           getattr(pytest.mark, item.capability))
-            for model in self.model_names:
-                node = BenchmarkItem.from_parent(parent, name=item_name(benchmark.name, item, model, several),
-                                                 item=item, model=model, evaluator=self.evaluator)
-                node.add_marker(capability)
-                if own_llmeval:
-                    node.add_marker(pytest.mark.llmeval)
-                made.append(node)
+        with gc_pause.paused():
+            for item in self.load_items(benchmark, base_dir):
+                capability = markers.get(item.capability) or markers.setdefault(item.capability,
+                                                                               getattr(pytest.mark, item.capability))
+                for model in self.model_names:
+                    node = BenchmarkItem.from_parent(parent, name=item_name(benchmark.name, item, model, several),
+                                                     item=item, model=model, evaluator=self.evaluator)
+                    node.add_marker(capability)
+                    if own_llmeval:
+                        node.add_marker(pytest.mark.llmeval)
+                    made.append(node)
+        self.made_items = self.made_items or bool(made)
         return made
 
     def register_capability(self, capability: str) -> None:
@@ -152,6 +157,17 @@ class CollectionPlugin:
             items.extend(node for node in collected if isinstance(node, pytest.Item))
         if self.options.shard is not None:
             self.shard_counts = select_shard(config, items, *self.options.shard)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if self.made_items:
+            self.frozen = gc_pause.freeze_collected()
+
+    @pytest.hookimpl
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        if self.frozen:
+            gc_pause.unfreeze()
+            self.frozen = False
 
     @pytest.hookimpl
     def pytest_report_collectionfinish(self, config: pytest.Config) -> str | None:
