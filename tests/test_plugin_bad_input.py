@@ -185,13 +185,28 @@ def test_an_unknown_suite_lists_capabilities_and_benchmarks(project: Project) ->
         (("--llm-pin",), "--llm-pin writes the thresholds file: name it with --llm-thresholds=PATH*"),
         (("--llm-scorecard=card.txt",), "--llm-scorecard *card.txt: the file name must end in .json, .md or .html"),
         (("--llm-scorecard=card",), "--llm-scorecard *card: the file name must end in .json, .md or .html"),
+        (("--llm-cache-dir=conftest.py/cache",), "--llm-cache-dir */conftest.py/cache: */conftest.py is a file, not a "
+                                                 "directory; choose a directory you can write to, or turn the cache "
+                                                 "off with --llm-cache=off"),
+        (("--llm-temperature=gsm8kk=0.5",), "--llm-temperature=gsm8kk=...: no benchmark is named 'gsm8kk' (did you "
+                                            "mean 'gsm8k'?). Benchmarks of this run: *gsm8k*"),
+        (("--llm-seed=nosuch=1", "--llm-protocol=astrology=3-shot"), "--llm-seed=nosuch=...: no benchmark is named "
+                                                                     "'nosuch'; --llm-protocol=astrology=...: no "
+                                                                     "benchmark is named 'astrology'. Benchmarks*"),
     ],
     ids=["limit-zero", "limit-negative", "limit-word", "error-rate", "timeout", "cache-mode", "pin-alone",
-         "scorecard-suffix", "scorecard-no-suffix"],
+         "scorecard-suffix", "scorecard-no-suffix", "cache-dir-file", "misspelt-benchmark", "unknown-benchmarks"],
 )
 def test_bad_options_are_usage_errors_that_say_what_to_do(project: Project, args: tuple[str, ...], message: str) -> None:
     err = usage_error(project, ORACLE, "--llm-suite=gsm8k", *args)
     assert any(pytest_fnmatch(line, f"*{message}*") for line in err.splitlines()), err
+
+
+def test_a_benchmark_of_a_test_module_can_be_named(project: Project) -> None:
+    (project.path / "capitals.jsonl").write_text(GOOD)
+    project.pytester.makepyfile(test_geo=BENCHMARK.format(data="capitals.jsonl"))
+    result = project.run(ORACLE, "--llm-max-tokens=capitals=8", "--llm-max-tokens=mmlu=4")
+    result.assert_outcomes(passed=1)
 
 
 @pytest.mark.parametrize(

@@ -87,3 +87,18 @@ def test_unknown_and_mixed_protocols_are_said_and_never_called_the_same() -> Non
 def test_figures_of_benchmarks_the_run_did_not_ask_stay_unmarked() -> None:
     [entry] = mark_protocols(published_for(["gpt-4"], ["mmlu"]), {"gsm8k": [None]})
     assert "same_protocol" not in entry and protocol_note(entry) == ""
+
+
+def test_a_model_with_a_row_of_its_own_is_compared_with_its_own_protocol() -> None:
+    # The candidates ran GSM8K 8-shot chain of thought; the baseline's recording is zero-shot
+    # chain of thought: the baseline's published figure is compared with the baseline's own.
+    labels = {"gsm8k": ["recorded, 8-shot chain of thought (Faithful-CoT's COT prompt)"]}
+    own = {("gpt-4", "gsm8k"): labels["gsm8k"][0],
+           ("gpt-3.5-turbo", "gsm8k"): "recorded, zero-shot chain of thought, answer in \\boxed{} (Re-Reading baseline)"}
+    found = {e["model"]: e for e in mark_protocols(published_for(["gpt-4", "gpt-3.5-turbo"], ["gsm8k"]), labels, own)}
+    assert protocol_note(found["gpt-4"]) == \
+        "different protocol: 5-shot chain of thought (this run: 8-shot chain of thought)"
+    assert protocol_note(found["gpt-3.5-turbo"]) == "different protocol: 5-shot (this run: 0-shot chain of thought)"
+    # Without a row of its own, a model's figure is compared with how the candidates were asked.
+    without = {e["model"]: e for e in mark_protocols(published_for(["gpt-3.5-turbo"], ["gsm8k"]), labels)}
+    assert protocol_note(without["gpt-3.5-turbo"]) == "different protocol: 5-shot (this run: 8-shot chain of thought)"

@@ -17,7 +17,7 @@ from .benchmarks.base import Benchmark, Item, item_key
 from .benchmarks.data import DatasetError
 from .evaluation import Evaluator
 from .items import BenchmarkItem, Bound, SuiteCollector, add_fingerprint, bound_of, identity_properties, item_name
-from .options import RunOptions, generation_for, protocol_for
+from .options import RunOptions, generation_for, protocol_for, unknown_benchmarks
 
 #: The marker ``benchmark.each`` puts on a test.
 EACH_MARKER = "llmeval_benchmark"
@@ -37,6 +37,8 @@ class CollectionPlugin:
         #: Whether benchmark items were built, and whether collection froze them (see gc_pause).
         self.made_items = False
         self.frozen = False
+        #: The benchmarks whose items were loaded (registered or in test modules).
+        self.loaded: set[str] = set()
         if options.merge and getattr(config.option, "dist", "no") != "no":
             # A merge runs no test, so it starts no xdist worker: as xdist's own -n 0 does, before
             # xdist's (trylast) pytest_configure would start its distributed session.
@@ -76,6 +78,7 @@ class CollectionPlugin:
     # -- items ---------------------------------------------------------------------------------
 
     def load_items(self, benchmark: Benchmark, base_dir: Path | None) -> list[Item]:
+        self.loaded.add(benchmark.name)
         benchmark = self.with_run_protocol(benchmark)
         try:
             items = benchmark.items(base_dir, self.options.limit)
@@ -155,6 +158,10 @@ class CollectionPlugin:
             # Reported like any collector's result, so "collected N items" counts the suite too.
             config.hook.pytest_collectreport(report=pytest.CollectReport("llmeval", "passed", None, collected))
             items.extend(node for node in collected if isinstance(node, pytest.Item))
+        unknown = unknown_benchmarks(self.options, {*self.benchmarks(), *self.loaded})
+        if unknown:
+            known = ", ".join(sorted({*self.benchmarks(), *self.loaded}))
+            raise pytest.UsageError("; ".join(unknown) + f". Benchmarks of this run: {known}")
         if self.options.shard is not None:
             self.shard_counts = select_shard(config, items, *self.options.shard)
 

@@ -11,8 +11,9 @@ or ini key and what is allowed.
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
@@ -405,6 +406,9 @@ def read_options(config: pytest.Config) -> RunOptions:
             raise pytest.UsageError(f"--llm-scorecard {card}: the file name must end in .json, .md or .html")
     values["thresholds"] = path(values["thresholds"]) if values["thresholds"] else None
     values["cache_dir"] = path(values["cache_dir"])
+    if values["cache_mode"] != "off":
+        _check_writable_directory(values["cache_dir"], "--llm-cache-dir",
+                                  "choose a directory you can write to, or turn the cache off with --llm-cache=off")
     if values["pin"] and values["thresholds"] is None:
         raise pytest.UsageError("--llm-pin writes the thresholds file: name it with --llm-thresholds=PATH "
                                 "(or llm_thresholds in pyproject.toml)")
@@ -415,6 +419,18 @@ def read_options(config: pytest.Config) -> RunOptions:
     values["args"] = tuple(a for a in config.invocation_params.args if "key" not in a.lower())
     known = {f.name for f in fields(RunOptions)}
     return RunOptions(**{k: v for k, v in values.items() if k in known})
+
+
+def _check_writable_directory(directory: Path, flag: str, advice: str) -> None:
+    """Refuse a directory that cannot be made or written: it, or the nearest part of its path
+    that exists, must be a writable directory (nothing is created here)."""
+    existing = directory
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise pytest.UsageError(f"{flag} {directory}: {existing} is a file, not a directory; {advice}")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise pytest.UsageError(f"{flag} {directory}: {existing} is not writable; {advice}")
 
 
 def _check_shard_and_merge(values: dict[str, Any]) -> None:
@@ -494,6 +510,25 @@ def write_options_doc(path: str | Path = Path("docs/options.md")) -> None:
     head, _, rest = text.partition(DOC_START + "\n")
     _, _, tail = rest.partition(DOC_END)
     target.write_text(f"{head}{DOC_START}\n{options_markdown()}{DOC_END}{tail}", encoding="utf-8")
+
+
+#: The options that take ``BENCHMARK=VALUE``, by RunOptions field.
+PER_BENCHMARK_FLAGS = {"temperature": "--llm-temperature", "top_p": "--llm-top-p", "seed": "--llm-seed",
+                       "max_tokens": "--llm-max-tokens", "protocol": "--llm-protocol"}
+
+
+def unknown_benchmarks(options: RunOptions, known: Iterable[str]) -> list[str]:
+    """The ``BENCHMARK=VALUE`` values that name no benchmark in ``known``, as the user wrote
+    them (``"--llm-temperature=gsm8kk=0.5"``), with the closest known name where one is close."""
+    names = set(known)
+    found = []
+    for field_name, flag in PER_BENCHMARK_FLAGS.items():
+        for target, _ in getattr(options, field_name):
+            if target is not None and target not in names:
+                close = difflib.get_close_matches(target, sorted(names), n=1, cutoff=0.75)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                found.append(f"{flag}={target}=...: no benchmark is named {target!r}{hint}")
+    return found
 
 
 def generation_for(options: RunOptions, benchmark: str) -> dict[str, Any]:

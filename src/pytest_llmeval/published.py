@@ -266,17 +266,24 @@ def protocol_of_label(label: str | None) -> str | None:
     return f"{shots}-shot{found.group(2) or ''}"
 
 
-def mark_protocols(entries: Sequence[Mapping[str, Any]], labels: Mapping[str, Sequence[str | None]]) -> list[dict[str, Any]]:
-    """The published figures, each with ``run_protocol`` (how this run asked its benchmark:
-    :func:`protocol_of_label` of the ``labels`` of the models under test on that benchmark,
-    ``"mixed: A; B"`` when they differ, None when unknown) and ``same_protocol``: True or False,
-    or None when the figure's protocol or the run's is not known. A figure of a benchmark
-    without labels is returned unmarked."""
+def mark_protocols(entries: Sequence[Mapping[str, Any]], labels: Mapping[str, Sequence[str | None]],
+                   own: Mapping[tuple[str, str], str | None] | None = None) -> list[dict[str, Any]]:
+    """The published figures, each with ``run_protocol`` (how this run asked its benchmark) and
+    ``same_protocol``: True or False, or None when the figure's protocol or the run's is not known.
+
+    ``own`` maps ``(model, benchmark)`` to the label of that model's own row in this run (the
+    baseline's recorded protocol, say): a figure of a model that has a row is compared with that
+    row's protocol. Other figures are compared with the ``labels`` of the models under test on
+    the benchmark (:func:`protocol_of_label` of each; ``"mixed: A; B"`` when they differ). A
+    figure of a benchmark with neither is returned unmarked."""
+    own = own or {}
     marked: list[dict[str, Any]] = []
     for entry in entries:
         row = dict(entry)
-        if entry["benchmark"] in labels:
-            found = list(dict.fromkeys(protocol_of_label(label) for label in labels[entry["benchmark"]]))
+        key = (entry["model"], entry["benchmark"])
+        asked = [own[key]] if key in own else labels.get(entry["benchmark"])
+        if asked is not None:
+            found = list(dict.fromkeys(protocol_of_label(label) for label in asked))
             run = found[0] if len(found) == 1 else "mixed: " + "; ".join(p or "unknown" for p in found)
             known = bool(row.get("protocol")) and run is not None and not run.startswith("mixed")
             row.update(run_protocol=run, same_protocol=(row["protocol"] == run) if known else None)

@@ -131,11 +131,15 @@ class ScorecardPlugin:
             models = [*self.models_info(), *extra]
             card = Scorecard.build([*self.outcomes.values(), *baseline], models, self._run(complete))
         labels: dict[str, list[str | None]] = {}
+        own: dict[tuple[str, str], str | None] = {}
         for group in card.benchmarks:
-            if group.benchmark and group.model in card.candidates:
+            if not group.benchmark or group.subset is not None or not group.tally.scored:
+                continue  # nothing measured: no protocol to compare a published figure with
+            own[(group.model, group.benchmark)] = group.protocol
+            if group.model in card.candidates:
                 labels.setdefault(group.benchmark, []).append(group.protocol)
         published = published_for([m.name for m in card.models], sorted({g.benchmark for g in card.benchmarks if g.benchmark}))
-        return card.with_published(mark_protocols(published, labels))
+        return card.with_published(mark_protocols(published, labels, own))
 
     def _run(self, complete: bool) -> dict[str, Any]:
         """The scorecard's ``run``: suites, limit, command line, the settings that decide outcomes,
