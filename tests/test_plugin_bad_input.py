@@ -161,6 +161,25 @@ def test_an_unknown_scheme_is_an_unknown_model(project: Project) -> None:
     assert "unknown model 'ollama:llama3'" in err
 
 
+@pytest.mark.parametrize(("spec", "message"), [
+    ("--llm-model=hf:./nowhere", "--llm-model=hf:./nowhere: no model directory at */nowhere; relative paths are read "
+                                 "from the current directory. Give a local path that exists, or a hub id as ORG/NAME"),
+    ("--llm-model=vllm:~/nowhere-llmeval", "--llm-model=vllm:~/nowhere-llmeval: no model directory at */nowhere-llmeval;*"),
+    ("--llm-model=gguf:./weights.gguf", "--llm-model=gguf:./weights.gguf: no GGUF file at */weights.gguf;*"),
+    ("--llm-model=hf:./m{bad json", "*no model directory at */m{bad json (model arguments go in a JSON object after "
+                                    "it: {\"dtype\": \"bfloat16\"})*"),
+    ("--llm-model=hf:./m{'dtype': 1}", "--llm-model: model arguments of \"./m{'dtype': 1}\" are not a JSON object*"),
+    ("--llm-model=recorded:gtp-4", "--llm-model=recorded:gtp-4: no built-in recorded set is named 'gtp-4' (claude, *gpt-4*);"
+                                   " a transcript file is named by its path (see docs/recorded.md)"),
+    ("--llm-baseline=recorded:chatgtp", "--llm-baseline=recorded:chatgtp: no built-in recorded set is named 'chatgtp'*"),
+])
+def test_local_weights_and_recordings_that_are_not_there_are_usage_errors(project: Project, spec: str,
+                                                                         message: str) -> None:
+    err = usage_error(project, spec, "--llm-suite=gsm8k")
+    assert any(pytest_fnmatch(line, f"*{message}*") for line in err.splitlines()), err
+    assert project.inferences() == 0
+
+
 def test_the_same_model_twice_is_refused(project: Project) -> None:
     err = usage_error(project, ORACLE, ORACLE)
     assert "the same model is named twice" in err

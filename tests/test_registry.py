@@ -163,7 +163,9 @@ def test_a_user_alias_may_name_a_plugins_backend(project: Project) -> None:
 
 
 def test_ini_aliases_name_models_on_the_command_line(project: Project) -> None:
-    project.pytester.makeini(INNER_INI + "llm_aliases =\n    mine = hf:/models/mine\n    prod = openai:prod-v3\n")
+    weights = project.path / "models" / "mine"
+    weights.mkdir(parents=True)  # a local path must exist (a missing one is a usage error)
+    project.pytester.makeini(INNER_INI + f"llm_aliases =\n    mine = hf:{weights}\n    prod = openai:prod-v3\n")
     result = project.run("--llm-model=mine", "--llm-model=prod", "--llm-suite=gsm8k", "--llm-limit=1", "--collect-only", "-q")
     assert result.ret == 0
     ids = [line for line in result.outlines if line.startswith("llmeval::")]

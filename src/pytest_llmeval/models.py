@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -19,7 +20,7 @@ from .backends.base import Backend, BackendContext, BackendError, BackendFactory
 from .cache import ResponseCache
 from .engine import Engine, ModelHandle
 from .options import RunOptions, api_key
-from .registry import SCHEMES, ModelSpec, ModelSpecError, parse_aliases, resolve
+from .registry import SCHEMES, ModelSpec, ModelSpecError, parse_aliases, resolve, split_arguments
 from .scorecard import ModelInfo
 
 #: The engine's name for the judge model (kept apart from a candidate of the same name).
@@ -65,6 +66,10 @@ class Models:
             specs = [self._resolve(text) for text in texts]
         except ModelSpecError as exc:
             raise pytest.UsageError(f"--llm-model: {exc}") from None
+        for spec in specs:
+            missing = missing_target(spec)
+            if missing is not None:
+                raise pytest.UsageError(f"--llm-model={spec.scheme}:{spec.target}: {missing}")
         names = [s.name for s in specs]
         if len(set(names)) != len(names):
             raise pytest.UsageError(f"--llm-model: the same model is named twice ({', '.join(names)})")
@@ -88,6 +93,9 @@ class Models:
         except ModelSpecError as exc:
             raise pytest.UsageError(f"--llm-{role}: {exc}") from None
         if spec.scheme != "openai":
+            missing = missing_target(spec)
+            if missing is not None:
+                raise pytest.UsageError(f"--llm-{role}={spec.scheme}:{spec.target}: {missing}")
             return spec, f"{spec.scheme}:{spec.target}"
         own_url = self.options.baseline_base_url if role == "baseline" else self.options.judge_base_url
         if own_url:
@@ -173,3 +181,29 @@ class Models:
     def close(self) -> None:
         if self._engine is not None:
             self._engine.close()
+
+
+def missing_target(spec: ModelSpec) -> str | None:
+    """What is wrong when a spec names local weights or recordings that are not there, else
+    None; known before anything is loaded, so a typo is a usage error rather than errored items.
+
+    A path of ``hf:``, ``gguf:`` or ``vllm:`` (one that starts with ``.``, ``/`` or ``~``; hub
+    ids never do) is read from the current directory. A ``recorded:`` name without a path's
+    ``/`` or file suffix must be a built-in set.
+    """
+    target, _ = split_arguments(spec.target) if spec.scheme in LOCAL_SCHEMES else (spec.target, None)
+    if spec.scheme in LOCAL_SCHEMES and target.startswith((".", "/", "~", "\\")):
+        path = Path(target).expanduser()
+        if not path.exists():
+            what = "GGUF file" if spec.scheme == "gguf" else "model directory"
+            braces = " (model arguments go in a JSON object after it: {\"dtype\": \"bfloat16\"})" if "{" in target else ""
+            return (f"no {what} at {path.absolute()}{braces}; relative paths are read from the current directory. "
+                    "Give a local path that exists, or a hub id as ORG/NAME")
+    if spec.scheme == "recorded" and "/" not in spec.target and not Path(spec.target).suffix:
+        from .backends.recorded import available_sets
+        from .backends.recorded_sets import find_set, split_choice
+
+        if find_set(split_choice(spec.target)[0]) is None and spec.target not in available_sets():
+            return (f"no built-in recorded set is named {spec.target!r} ({', '.join(available_sets())}); "
+                    "a transcript file is named by its path (see docs/recorded.md)")
+    return None
