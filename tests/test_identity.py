@@ -76,6 +76,20 @@ def test_a_missing_id_field_names_the_file_line_and_field(tmp_path: Path) -> Non
         bench(path, id_field="id").items()
 
 
+@pytest.mark.parametrize(("value", "shown"), [(None, "null"), ("", '""'), ("   ", '"   "')])
+def test_a_null_or_blank_id_names_the_file_line_and_field(tmp_path: Path, value: object, shown: str) -> None:
+    path = write(tmp_path / "data.jsonl", [{**ROWS[0], "id": "a"}, {**ROWS[1], "id": value}])
+    with pytest.raises(DatasetError) as raised:
+        bench(path, id_field="id").items()
+    assert str(raised.value) == (f"{path}, line 2, field 'id': the id field 'id' named by id_field is {shown}: every row "
+                                 "needs an id of its own; fill it in, or leave id_field out to derive ids from content")
+
+
+def test_an_empty_list_of_rows_is_refused() -> None:
+    with pytest.raises(DatasetError, match="has no rows"):
+        bench([]).items()
+
+
 def test_capability_may_come_from_a_field_or_a_function() -> None:
     rows = [{**r, "topic": "even" if i % 2 == 0 else "odd"} for i, r in enumerate(ROWS[:4])]
     by_field = bench(rows, capability="{topic}").items()

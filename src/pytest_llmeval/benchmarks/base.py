@@ -344,7 +344,10 @@ class Benchmark:
         """The row's item id: its ``id_field`` value made safe for test ids, else :func:`content_id`."""
         if self.id_field is None:
             return content_id(row)
-        return safe_id(as_text(_field(row, self.id_field)))
+        value = _field(row, self.id_field)
+        if value is None or not as_text(value).strip():
+            raise _EmptyId(self.id_field, value)
+        return safe_id(as_text(value))
 
     def _checked_id(self, row: Row, index: int, source: str) -> str:
         try:
@@ -354,6 +357,11 @@ class Benchmark:
             raise DatasetError(source, f"row has no id field {exc.args[0]!r} named by id_field (fields: "
                                f"{', '.join(sorted(k for k in row if k != LINE)) or 'none'}); fix the data or id_field",
                                line=line, field=exc.args[0]) from None
+        except _EmptyId as exc:
+            name, value = exc.args
+            raise DatasetError(source, f"the id field {name!r} named by id_field is {json.dumps(value)}: every row "
+                               "needs an id of its own; fill it in, or leave id_field out to derive ids from content",
+                               line=row.get(LINE, index + 1), field=name) from None
 
     def make_item(self, row: Row, item_id: str, source: str, examples: Sequence[Example] = ()) -> Item:
         """The item of one row; ``examples`` (few-shot) precede its question in every request."""
@@ -439,6 +447,10 @@ _SLUG_FIELDS = ("question", "prompt", "instruction", "query", "input", "problem"
 
 class _MissingField(KeyError):
     pass
+
+
+class _EmptyId(ValueError):
+    """An ``id_field`` that is null or blank: ``args`` are the field's name and its value."""
 
 
 class _Row(dict):  # type: ignore[type-arg]

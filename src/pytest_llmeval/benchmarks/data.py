@@ -66,6 +66,8 @@ def load_rows(source: DataSource, base_dir: Path | None = None, split: str = "te
         if not isinstance(row, Mapping):
             raise DatasetError(describe_source(source), f"row {index} is a {type(row).__name__}, not a mapping")
         rows.append(dict(row))
+    if not rows:
+        raise DatasetError(describe_source(source), "has no rows")
     return rows
 
 
