@@ -9,7 +9,8 @@ or against any model: ``pytest examples/custom_benchmark --llm-model=openai:gpt-
 
 from pytest_llmeval import Benchmark, scorers
 
-# Collected as one test per row: test_geography.py::capitals[test-0000], ...
+# Collected as one test per row, named by the first words of the row's question (here its first
+# text field by name) and a hash of the whole row: test_geography.py::capitals[paris-a58b6c6617]
 test_capitals = Benchmark(
     "capitals",
     capability="geography",
