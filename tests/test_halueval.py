@@ -46,7 +46,9 @@ def test_scoring_against_the_human_label(items: list) -> None:
     assert hallucinated.score(Response(text="Yes.")).passed
     score = hallucinated.score(Response(text="No"))
     assert not score.passed and score.explanation.startswith("annotated hallucination: ")
-    assert hallucinated.score(Response(text="Hard to say.")).answer not in ("Yes", "No")
+    unread = hallucinated.score(Response(text="Hard to say."))
+    assert unread.answer is None  # nothing extracted: counted "without an answer", not "wrong"
+    assert unread.explanation.startswith("no judgement: the reply holds both or neither of Yes/No; annotated ")
     # Most replies are labelled "No": always answering "No" scores the majority share, 81.9%.
     always_no = [i.score(Response(text="No")).passed for i in items]
     assert sum(always_no) == 3692

@@ -152,3 +152,22 @@ def test_a_wrong_answers_detail_shows_the_reasoning_apart_and_says_when_it_was_c
     unclosed = Response(text="", reasoning="Let me think...", meta={"unclosed_reasoning": True})
     assert "no final answer: the reasoning trace never closed" in describe_wrong_answer(request, unclosed,
                                                                                          Score(False, None, "4"))
+
+
+def test_failed_checks_of_your_own_are_counted_apart_from_unanswered_items(project: Project) -> None:
+    project.pytester.makepyfile(
+        test_each="""
+        from pytest_llmeval import Benchmark, scorers
+
+        sums = Benchmark("sums", capability="arithmetic", data=[{"q": "2+3", "a": "5"}, {"q": "1+1", "a": "2"}],
+                         prompt="What is {q}?", target="a", scorer=scorers.number())
+
+        @sums.each
+        def test_short(llm_item, llm_response):
+            assert len(llm_response.text) < 5, "too wordy"
+        """
+    )
+    result = project.run(ORACLE)
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["wrong answers: 2 (0 wrong, 0 without an answer, 0 cut off, 2 failed checks of your "
+                                 "own); -v shows each prompt*"])

@@ -66,11 +66,10 @@ def _request(row: Row) -> Request:
 def score_judgement(item: Item, response: Response) -> Score:
     """Pass when the model's Yes/No matches the human label."""
     judgement = read_judgement(response.text)
-    answer = judgement if judgement is not None else "no judgement (the reply holds both or neither of Yes/No)"
-    explanation = ""
+    notes = [] if judgement is not None else ["no judgement: the reply holds both or neither of Yes/No"]
     if item.target == "Yes" and item.row.get("hallucination_spans"):
-        explanation = "annotated hallucination: " + " | ".join(str(s) for s in item.row["hallucination_spans"])[:300]
-    return Score(judgement == item.target, answer, item.target, {}, explanation)
+        notes.append("annotated hallucination: " + " | ".join(str(s) for s in item.row["hallucination_spans"])[:300])
+    return Score(judgement == item.target, judgement, item.target, {}, "; ".join(notes))
 
 
 class HaluEvalGeneral(Benchmark):

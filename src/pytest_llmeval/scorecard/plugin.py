@@ -281,13 +281,17 @@ class ScorecardPlugin:
         failed = [o for o in self.outcomes.values() if o.outcome == "failed"]
         if not failed:
             return None
-        silent = sum(1 for o in failed if not o.answer and not o.truncated)
-        cut = sum(1 for o in failed if o.truncated)
+        # A benchmark.each test's own assertion has no expected answer: a failed check.
+        checks = sum(1 for o in failed if o.expected is None)
+        cut = sum(1 for o in failed if o.expected is not None and o.truncated)
+        silent = sum(1 for o in failed if o.expected is not None and not o.truncated and not o.answer)
+        kinds = [f"{len(failed) - checks - silent - cut} wrong", f"{silent} without an answer", f"{cut} cut off"]
+        if checks:
+            kinds.append(f"{checks} failed checks of your own")
         more = "" if self.config.get_verbosity() >= 1 else "; -v shows each prompt and response"
         if self.shards:
             more = "; each shard's run shows their prompts and responses"
-        return (f"wrong answers: {len(failed)} ({len(failed) - silent - cut} wrong, {silent} without an answer, "
-                f"{cut} cut off){more}")
+        return f"wrong answers: {len(failed)} ({', '.join(kinds)}){more}"
 
     def stats_line(self) -> str | None:
         """How many responses came from the cache and how many were inferred (this process)."""
