@@ -89,6 +89,13 @@ def test_backoff_doubles_with_equal_jitter_up_to_the_cap(retries: int) -> None:
     (b"", "", "no message"),
     (b"[1, 2]", "Internal Server Error", "Internal Server Error"),
     (b"x" * 600, "", "x" * 500),
+    # http.server's error page, as a plain web server answers a POST it does not take
+    (b'<!DOCTYPE HTML>\n<html lang="en">\n<head><meta charset="utf-8"><title>Error response</title>'
+     b'<style>p {color: red}</style></head>\n<body><h1>Error response</h1>\n<p>Error code: 501</p>\n'
+     b"<p>Message: Unsupported method (&#x27;POST&#x27;).</p></body></html>",
+     "Not Implemented", "Error response Error code: 501 Message: Unsupported method ('POST')."),
+    (b"<html><body>   </body></html>", "Bad Gateway", "Bad Gateway"),
+    (b"a < b and <x> is text", "Bad Request", "a < b and <x> is text"),
 ])
 def test_the_servers_message_is_found_in_every_shape(content: bytes, reason: str, message: str) -> None:
     assert server_message(error_body(content), reason) == message

@@ -11,6 +11,7 @@ AWS's "Exponential Backoff and Jitter" (2015).
 
 from __future__ import annotations
 
+import html
 import json
 import random
 import re
@@ -126,8 +127,16 @@ def server_message(body: Any, reason: str) -> str:
                 return value[:500]
         return json.dumps(body)[:500]
     if isinstance(body, str) and body.strip():
-        return body.strip()[:500]
+        text = body.strip()
+        if _HTML.match(text):  # a web server's error page: its words, not its markup
+            text = " ".join(html.unescape(_TAG.sub(" ", _HEAD.sub(" ", text))).split())
+        return text[:500] or reason or "no message"
     return reason or "no message"
+
+
+_HTML = re.compile(r"<(!doctype html|html|head|body)\b", re.IGNORECASE)
+_HEAD = re.compile(r"<(head|script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]*>")
 
 
 #: How servers word "this request needs tool-call support I was not started with": vLLM's
