@@ -246,6 +246,63 @@ def test_missing_and_new_capabilities_are_reported_without_failing():
     assert result.summary() == "llmeval gate passed against llm-thresholds.json, alpha 0.05, 1 pinned but not run"
 
 
+def test_a_run_that_has_none_of_the_pinned_rows_fails_instead_of_passing_unchecked():
+    pinned = {GSM8K: outcomes(24, 40), MMLU: outcomes(10, 40)}
+    thresholds = thresholds_for(pinned)
+    renamed = {("renamed-model", c, b): results for (_, c, b), results in pinned.items()}
+    other_suite = {TRUTHFULQA: outcomes(20, 40)}
+    for run, had in [(renamed, "renamed-model (general, reasoning)"), (other_suite, f"{MODEL} (hallucination)")]:
+        result = check_scorecard(thresholds, scorecard(run))
+        assert not result.passed and result.failures() == []
+        assert result.messages()[0] == (
+            f"nothing pinned in llm-thresholds.json was run, so nothing was compared: it pins {MODEL} (general,"
+            f" reasoning); this run had {had}. Run the pinned models and suites (--llm-model, --llm-suite), or re-pin"
+            " with `pytest --llm-pin --llm-thresholds=llm-thresholds.json` if they changed on purpose")
+        assert result.summary() == ("llmeval gate FAILED (nothing pinned was run) against llm-thresholds.json,"
+                                    " alpha 0.05, 2 pinned but not run")
+        assert result.to_dict()["passed"] is False
+    # One pinned row run is enough: the rest are the warnings of a subset run.
+    assert check_scorecard(thresholds, scorecard({GSM8K: pinned[GSM8K], **other_suite})).passed
+
+
+def test_nothing_pinned_and_a_failed_floor_are_both_said():
+    thresholds = thresholds_for({GSM8K: outcomes(24, 40)}, floors={"hallucination": 0.9})
+    result = check_scorecard(thresholds, scorecard({TRUTHFULQA: outcomes(20, 40)}))
+    assert result.summary() == ("llmeval gate FAILED (1 of 2 checks; nothing pinned was run) against"
+                                " llm-thresholds.json, alpha 0.05, 1 pinned but not run")
+    assert result.messages()[0].startswith("nothing pinned in llm-thresholds.json was run")
+
+
+def test_a_file_that_pins_nothing_checks_only_its_floors_and_fails_without_them():
+    run = scorecard({GSM8K: outcomes(24, 40)})
+    empty = parse_thresholds({"schema": SCHEMA, "capabilities": [], "benchmarks": []}, "llm-thresholds.json")
+    result = check_scorecard(empty, run)
+    assert not result.passed
+    assert result.messages()[0] == (
+        f"llm-thresholds.json pins no model and sets no floor for this run, so nothing was checked; this run had"
+        f" {MODEL} (reasoning). Pin a good run with `pytest --llm-pin --llm-thresholds=llm-thresholds.json` and"
+        " commit the file")
+    assert result.summary() == "llmeval gate FAILED (nothing to check) against llm-thresholds.json, alpha 0.05"
+    # A floor for another capability checks nothing either; one that applies is a gate of floors.
+    elsewhere = parse_thresholds({"schema": SCHEMA, "settings": {"floors": {"safety": 0.5}}}, "llm-thresholds.json")
+    assert not check_scorecard(elsewhere, run).passed
+    floors = parse_thresholds({"schema": SCHEMA, "settings": {"floors": {"reasoning": 0.5}}}, "llm-thresholds.json")
+    assert check_scorecard(floors, run).passed
+    too_high = parse_thresholds({"schema": SCHEMA, "settings": {"floors": {"gsm8k": 0.7}}}, "llm-thresholds.json")
+    assert check_scorecard(too_high, run).messages() == [
+        f"{MODEL} / reasoning / gsm8k: score 0.600 (24 of 40) is below the floor 0.700 set in llm-thresholds.json",
+        f"note: {MODEL} / reasoning: not pinned in llm-thresholds.json (score 0.600, n=40); `--llm-pin` adds it"]
+
+
+def test_pinned_rows_of_a_model_that_is_now_the_baseline_were_not_compared():
+    thresholds = parse_thresholds(pin(scorecard({(BASELINE, "reasoning", "gsm8k"): outcomes(24, 40)})))
+    result = check_scorecard(thresholds, scorecard({GSM8K: outcomes(24, 40)},
+                                                   baseline={(BASELINE, "reasoning", "gsm8k"): outcomes(24, 40)}))
+    assert not result.passed
+    assert result.messages()[0].startswith(f"nothing pinned in thresholds was run, so nothing was compared: it pins"
+                                           f" {BASELINE} (reasoning); this run had {MODEL} (reasoning).")
+
+
 def test_an_improvement_never_fails():
     pinned = outcomes(10, 40)
     result = check_scorecard(thresholds_for({GSM8K: pinned}), scorecard({GSM8K: flip(pinned, to_pass=range(10, 30))}))

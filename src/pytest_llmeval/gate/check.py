@@ -43,7 +43,9 @@ def check_scorecard(thresholds: Thresholds, card: Scorecard) -> GateResult:
     """Judge a run's scorecard against pinned thresholds.
 
     One verdict per model and capability and per model and benchmark of the run (baseline
-    models excluded), plus one per pinned row the run lacks. A row fails when:
+    models excluded), plus one per pinned row the run lacks. The run fails when none of the
+    pinned rows is in it (or the file pins none and no floor applies): nothing was compared,
+    see :meth:`GateResult.nothing_checked`. A row fails when:
 
     - it regressed: the one-sided paired test on the items paired by identity (McNemar exact
       with one sample an item, the sign-flip test on pass fractions with repeats; the unpaired
@@ -68,7 +70,8 @@ def check_scorecard(thresholds: Thresholds, card: Scorecard) -> GateResult:
     adjusted = _adjust(rows, shared, settings)
     verdicts = [_verdict(row, thresholds, shared.get(row.name), adjusted.get(row.name)) for row in rows]
     verdicts += _missing(thresholds, {row.key for row in rows}, excluded)
-    return GateResult(tuple(verdicts), settings, thresholds.source, thresholds.schema)
+    pinned = tuple(dict.fromkeys((p.model, p.capability) for p in thresholds.capabilities + thresholds.benchmarks))
+    return GateResult(tuple(verdicts), settings, thresholds.source, thresholds.schema, pinned)
 
 
 def _measure(thresholds: Thresholds, card: Scorecard, group: Group) -> _Measured:

@@ -228,15 +228,16 @@ def write_thresholds(document: Mapping[str, Any], path: PathLike) -> None:
 # -- reading -------------------------------------------------------------------------------------
 
 
-def load_thresholds(path: PathLike) -> Thresholds:
+def load_thresholds(path: PathLike, source: str | None = None) -> Thresholds:
     """Read and check a thresholds file; :class:`ThresholdsError` says what is wrong and where.
+    ``source`` is how messages name the file (default: ``path`` as given).
 
     >>> load_thresholds("missing.json")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     pytest_llmeval.gate.fields.ThresholdsError: missing.json: no such file; write it from a run with ...
     """
-    source = str(path)
+    source = str(path) if source is None else source
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:

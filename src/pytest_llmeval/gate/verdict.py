@@ -6,6 +6,7 @@ every message is derived from their fields here, written for whoever reads the C
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -241,16 +242,41 @@ _CHECK_TEXT = {
 @dataclass(frozen=True)
 class GateResult:
     """All verdicts of one run. ``passed`` is what the exit status follows. ``schema`` is the
-    thresholds file's (a schema-1 file has no item fingerprints, and the messages say so)."""
+    thresholds file's (a schema-1 file has no item fingerprints, and the messages say so).
+    ``pinned`` lists the (model, capability) pairs the file pins, whether or not they ran:
+    when it pins some and none of them was in this run, or pins none and no floor applied,
+    the gate compared nothing and fails (:meth:`nothing_checked`)."""
 
     verdicts: tuple[Verdict, ...]
     settings: GateSettings
     source: str
     schema: str = ""
+    pinned: tuple[tuple[str, str], ...] = ()
 
     @property
     def passed(self) -> bool:
-        return not self.failures()
+        return not self.failures() and self.nothing_checked() is None
+
+    def nothing_checked(self) -> str | None:
+        """The failure message when the gate compared nothing, else ``None``.
+
+        A run that left out some pinned rows (``--llm-suite`` on a full pin) is judged on the
+        rows it has; one that has none of them (another model name, other suites) was not
+        judged at all, and must not pass as if it had been.
+        """
+        ran = [v for v in self.verdicts if v.status != "missing"]
+        if any(v.pinned is not None for v in ran):
+            return None
+        had = _capabilities_text((v.model, v.capability) for v in ran if v.benchmark is None) or "no model under test"
+        repin = f"`pytest --llm-pin --llm-thresholds={self.source}`"
+        if self.pinned:
+            return (f"nothing pinned in {self.source} was run, so nothing was compared: it pins"
+                    f" {_capabilities_text(self.pinned)}; this run had {had}. Run the pinned models and suites"
+                    f" (--llm-model, --llm-suite), or re-pin with {repin} if they changed on purpose")
+        if any(v.floor is not None for v in ran):
+            return None  # a file of floors only: the floors were checked
+        return (f"{self.source} pins no model and sets no floor for this run, so nothing was checked;"
+                f" this run had {had}. Pin a good run with {repin} and commit the file")
 
     def failures(self) -> list[Verdict]:
         return [v for v in self.verdicts if v.status == "fail"]
@@ -268,7 +294,8 @@ class GateResult:
         repeated for its only benchmark. The notes say which benchmarks' items were added,
         removed or changed since the pin, and when items were paired without fingerprints.
         """
-        failures = []
+        nothing = self.nothing_checked()
+        failures = [] if nothing is None else [nothing]
         for v in self.failures():
             kinds = [k for k in v.checks if not (k in SHARED_CHECKS and v.same_test_as is not None)]
             if kinds:
@@ -292,7 +319,10 @@ class GateResult:
         """One line for the terminal summary."""
         checked = sum(1 for v in self.verdicts if v.status in ("pass", "fail", "new"))
         failed = len(self.failures())
-        head = "passed" if not failed else f"FAILED ({failed} of {checked} checks)"
+        why = [f"{failed} of {checked} checks"] if failed else []
+        if self.nothing_checked() is not None:
+            why.append("nothing pinned was run" if self.pinned else "nothing to check")
+        head = "passed" if not why else f"FAILED ({'; '.join(why)})"
         tail = f", {len(self.warnings())} pinned but not run" if self.warnings() else ""
         return f"llmeval gate {head} against {self.source}, alpha {self.settings.alpha:g}{tail}"
 
@@ -309,6 +339,15 @@ class GateResult:
             "verdicts": [v.to_dict() for v in self.verdicts],
             "messages": self.messages(),
         }
+
+
+def _capabilities_text(pairs: Iterable[tuple[str, str]]) -> str:
+    """``"model-a (general, reasoning), model-b (safety)"``: each model once, in first-seen order."""
+    by_model: dict[str, list[str]] = {}
+    for model, capability in pairs:
+        if capability not in by_model.setdefault(model, []):
+            by_model[model].append(capability)
+    return ", ".join(f"{model} ({', '.join(sorted(caps))})" for model, caps in by_model.items())
 
 
 def _unchecked_note(unchecked: int, source: str, schema: str) -> str:

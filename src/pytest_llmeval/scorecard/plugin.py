@@ -57,7 +57,7 @@ class ScorecardPlugin:
             raise pytest.UsageError(f"--llm-thresholds: {path} does not exist. Create it from a good run with "
                                     f"--llm-thresholds={path} --llm-pin, and commit it.")
         try:
-            return load_thresholds(path)
+            return load_thresholds(path, shown_path(path, self.config.rootpath))
         except ThresholdsError as exc:
             raise pytest.UsageError(f"--llm-thresholds: {exc}") from None
 
@@ -191,7 +191,8 @@ class ScorecardPlugin:
                     previous = None  # a broken file is replaced, with the default settings
             path.parent.mkdir(parents=True, exist_ok=True)
             write_thresholds(pin(card, settings=previous), path)
-            self.notes.append(f"thresholds pinned to {path}: commit it, and gate CI with --llm-thresholds={path}")
+            shown = shown_path(path, self.config.rootpath)
+            self.notes.append(f"thresholds pinned to {shown}: commit it, and gate CI with --llm-thresholds={shown}")
         elif self.thresholds is not None:
             self.gate = check_scorecard(self.thresholds, card)
             return card.with_gate(self.gate.to_dict())
@@ -309,6 +310,19 @@ class ScorecardPlugin:
         for label, (count, error) in stats["failed"].items():
             line += f", {count} failed for {label} (first: {one_line(error, 160)})"
         return f"{line}{took} (cache: {self.options.cache_dir}, {self.options.cache_mode})"
+
+
+def shown_path(path: Path, root: Path) -> str:
+    """``path`` as a command line should give it: relative to ``root`` (the rootdir, which a
+    relative ``--llm-thresholds`` is resolved against) when it lies under it, else as it is.
+    An absolute path in a note is of no use in a committed CI file.
+
+    >>> shown_path(Path("/repo/ci/llm-thresholds.json"), Path("/repo"))
+    'ci/llm-thresholds.json'
+    >>> shown_path(Path("/elsewhere/llm-thresholds.json"), Path("/repo"))
+    '/elsewhere/llm-thresholds.json'
+    """
+    return path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
 
 
 def render(card: Scorecard, suffix: str) -> str:
