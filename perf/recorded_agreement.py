@@ -47,6 +47,7 @@ from pytest_llmeval.request import Response
 from pytest_llmeval.sandbox import code_execution
 from pytest_llmeval.scoring.base import Score
 from pytest_llmeval.scoring.judge import is_judged
+from pytest_llmeval.scoring.metrics import aggregate_metrics
 from pytest_llmeval.transcripts import normalize_prompt, parse_preference
 
 IFEVAL_PUBLISHED = {"prompt_strict": 0.7689, "instruction_strict": 0.8357, "prompt_loose": 0.7930,
@@ -184,8 +185,7 @@ def measure_part(recorded_set: RecordedSet, part: Part, judge: RecordedBackend) 
         "scored": len(scored), "skipped": [f"{i.key}: {s}" for i, s in zip(items, scores, strict=True)
                                            if isinstance(s, str)][:12],
         "plugin_pass_rate": sum(s.passed for s in scored) / len(scored) if scored else None,
-        "plugin_metrics": {k: sum(s.metrics.get(k, 0.0) for s in scored) / len(scored)
-                           for k in sorted({k for s in scored for k in s.metrics})} if scored else {},
+        "plugin_metrics": aggregate_metrics(s.metrics for s in scored),
     }
     if part.benchmark == "ifeval":
         result["source_figure"] = IFEVAL_PUBLISHED

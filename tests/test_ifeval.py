@@ -9,9 +9,10 @@ import random
 import pytest
 
 from pytest_llmeval.backends.recorded import RecordedBackend
-from pytest_llmeval.benchmarks.ifeval import IFEval, instructions_per_prompt
+from pytest_llmeval.benchmarks.ifeval import IFEval
 from pytest_llmeval.request import Response
 from pytest_llmeval.scoring.instructions import IFEVAL_CHECKERS, check, check_loose, detect_language, evaluate
+from pytest_llmeval.scoring.metrics import aggregate_metrics
 
 # (instruction id, kwargs, a reply that follows it, a reply that does not)
 CASES = [
@@ -89,20 +90,28 @@ def test_items_ids_and_prompts() -> None:
     assert items[0].id == "key-1000" and items[0].capability == "general"
     assert [m.content for m in items[0].requests[0].messages] == [items[0].row["prompt"]]
     assert sum(len(i.row["instruction_id_list"]) for i in items) == 834
-    assert instructions_per_prompt() == pytest.approx(834 / 541)
 
 
-def test_the_four_metrics_are_ifeval_s_definitions() -> None:
+@pytest.mark.parametrize("reply", ["My answer is yes.", "*Sure.*\nMY ANSWER IS YES, OF COURSE.\nP.S. bye"])
+def test_the_four_metrics_are_ifeval_s_definitions(reply: str) -> None:
     items = IFEval().items()[:40]
-    followed = 0
+    given = followed_strict = followed_loose = 0
+    scores = []
     for item in items:
-        score = item.score(Response(text="My answer is yes."))
-        result = evaluate(item.row["instruction_id_list"], item.row["kwargs"], "My answer is yes.")
+        score = item.score(Response(text=reply))
+        result = evaluate(item.row["instruction_id_list"], item.row["kwargs"], reply)
         assert score.passed == score.metrics["prompt_strict"] == all(result.strict)
         assert score.metrics["prompt_loose"] == all(result.loose)
-        assert score.metrics["instruction_strict"] == pytest.approx(sum(result.strict) / instructions_per_prompt())
-        followed += sum(result.strict)
-    assert followed > 0
+        n = len(result.strict)
+        assert score.metrics["instruction_strict"] == sum(result.strict) / n <= 1.0
+        assert score.metrics["instruction_loose"] == sum(result.loose) / n <= 1.0
+        given, followed_strict, followed_loose = given + n, followed_strict + sum(result.strict), followed_loose + sum(result.loose)
+        scores.append(score)
+    assert 0 < followed_strict < given
+    # IFEval's instruction-level accuracy: instructions followed over instructions given, all prompts pooled.
+    figures = aggregate_metrics(s.metrics for s in scores)
+    assert figures["instruction_strict"] == followed_strict / given
+    assert figures["instruction_loose"] == followed_loose / given
 
 
 def test_gpt4_s_recorded_replies_score_as_the_ifeval_paper_published() -> None:
@@ -113,6 +122,7 @@ def test_gpt4_s_recorded_replies_score_as_the_ifeval_paper_published() -> None:
     scores = [item.score(answers[index]) for index, item in enumerate(items) if answers[index].ok]
     assert len(scores) == 540  # key 2785: GPT-4 answered an earlier wording (SOURCE.md), skipped
     published = {"prompt_strict": 76.89, "instruction_strict": 83.57, "prompt_loose": 79.30, "instruction_loose": 85.37}
+    figures = aggregate_metrics(s.metrics for s in scores)
     for metric, figure in published.items():
-        measured = 100 * sum(s.metrics[metric] for s in scores) / len(scores)
+        measured = 100 * figures[metric]
         assert abs(measured - figure) <= 1.0, (metric, measured, figure)

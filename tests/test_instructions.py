@@ -225,7 +225,9 @@ def test_scoring_an_item() -> None:
     item = next(i for i in bench.items() if i.row["instruction_id_list"] == ["count:numbers"])
     n = int(item.row["kwargs"][0]["N"])
     good = item.score(Response(text=" ".join(str(k) for k in range(10, 10 + n)) + " apples."))
-    assert good.passed and good.metrics == {"strict": 1.0, "loose": 1.0, "instruction_strict": 1.0, "instruction_loose": 1.0}
+    assert good.passed and good.metrics == {"strict": 1.0, "loose": 1.0, "instruction_strict": 1.0, "instruction_loose": 1.0,
+                                            "instructions": 1.0, "instructions_followed_strict": 1.0,
+                                            "instructions_followed_loose": 1.0}
     bad = item.score(Response(text="No numbers at all."))
     assert not bad.passed and bad.explanation == "not followed: count:numbers"
     assert bad.metrics["strict"] == 0.0 and bad.expected == "follows: count:numbers"
@@ -236,4 +238,5 @@ def test_two_instruction_item_reports_the_share() -> None:
                 if i.row["instruction_id_list"] == ["format:line_indent", "ratio:sentence_words"])
     result = item.score(Response(text="one\n  two\n    three"))
     assert result.metrics["instruction_strict"] == 0.5
+    assert (result.metrics["instructions_followed_strict"], result.metrics["instructions"]) == (1.0, 2.0)
     assert result.answer == "1/2 constraints followed"

@@ -3,8 +3,9 @@
 Each item is one IFBench test prompt (AllenAI, 2025) with one or two constraints such as
 "include exactly 2 numbers" or "write each word on a new line"; the checkers live in
 :mod:`pytest_llmeval.scoring.instructions`. An item passes when every constraint is followed
-in *strict* mode; the scorecard also averages *loose* prompt-level accuracy and the share of
-constraints followed (strict and loose) per item.
+in *strict* mode; the scorecard also reports *loose* prompt-level accuracy and, as IFBench's
+evaluation does, instruction-level accuracy: constraints followed over constraints given, pooled
+over all the items scored (strict and loose; see :mod:`pytest_llmeval.scoring.metrics`).
 
 Prompts whose constraints are not all implemented are left out (listed by
 :func:`unsupported_rows`; see docs/benchmarks-reasoning-context.md).
@@ -31,7 +32,9 @@ def _expected(row: Row) -> str:
 
 
 def score_ifbench(item: Item, response: Response) -> Score:
-    """Strict pass when every constraint holds; metrics carry strict, loose and per-instruction shares."""
+    """Strict pass when every constraint holds; metrics carry ``strict`` and ``loose`` (prompt level,
+    1 or 0) and the instruction-level share and counts that the scorecard pools (see
+    :meth:`pytest_llmeval.scoring.instructions.Evaluation.instruction_metrics`)."""
     row = item.row
     ids = _ids(row)
     result = evaluate(ids, [clean_kwargs(k) for k in row["kwargs"]], response.text)
@@ -49,8 +52,7 @@ def score_ifbench(item: Item, response: Response) -> Score:
         metrics={
             "strict": float(result.all_strict),
             "loose": float(result.all_loose),
-            "instruction_strict": sum(result.strict) / len(ids),
-            "instruction_loose": sum(result.loose) / len(ids),
+            **result.instruction_metrics(),
         },
         explanation=explanation,
     )

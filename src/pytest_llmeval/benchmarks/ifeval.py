@@ -5,27 +5,23 @@ Large Language Models", arXiv 2311.07911) with one to three instructions such as
 fewer than 300 words" or "do not use any commas". The prompt is sent as the only user
 message; the checkers are IFEval's own rules (:mod:`pytest_llmeval.scoring.instructions`).
 
-IFEval reports four accuracies, and so does this benchmark, as metrics whose mean over the
-items is the published figure:
+IFEval reports four accuracies, and so does this benchmark, as metrics whose scorecard figure
+over the items scored is IFEval's definition:
 
 - ``prompt_strict`` / ``prompt_loose``: 1 when every instruction of the prompt is followed
   (strict: the reply as it is; loose: any of eight lenient variants of it, as IFEval's
-  ``test_instruction_following_loose`` defines them);
-- ``instruction_strict`` / ``instruction_loose``: IFEval's instruction-level accuracy counts
-  instructions over all prompts, so each item carries its share: the number of instructions it
-  followed divided by IFEval's average number of instructions per prompt
-  (:func:`instructions_per_prompt`), which makes the mean over all 541 items exactly IFEval's
-  instruction-level figure; on a sample (``--llm-limit``) the mean is an unbiased estimate of
-  it, which on a handful of items can exceed 1.
+  ``test_instruction_following_loose`` defines them); the scorecard averages them;
+- ``instruction_strict`` / ``instruction_loose``: the share of the prompt's instructions
+  followed, with its counts (``instructions``, ``instructions_followed_strict``,
+  ``instructions_followed_loose``); IFEval's instruction-level accuracy counts instructions,
+  not prompts, so the scorecard pools them: instructions followed over instructions given, over
+  all the items scored (:mod:`pytest_llmeval.scoring.metrics`).
 
 An item passes on ``prompt_strict``.
 """
 
 from __future__ import annotations
 
-import gzip
-import json
-from functools import lru_cache
 from pathlib import Path
 
 from ..request import Response
@@ -46,14 +42,6 @@ def _expected(row: Row) -> str:
     return "follows: " + ", ".join(_ids(row))
 
 
-@lru_cache(maxsize=1)
-def instructions_per_prompt() -> float:
-    """The shipped prompts' mean number of instructions (1.54: 834 instructions in 541 prompts)."""
-    with gzip.open(shipped(DATA), "rt", encoding="utf-8") as handle:
-        rows = [json.loads(line) for line in handle if line.strip()]
-    return sum(len(row["instruction_id_list"]) for row in rows) / len(rows)
-
-
 def score_ifeval(item: Item, response: Response) -> Score:
     """Strict prompt-level pass; metrics carry IFEval's four accuracies (see the module docstring)."""
     row = item.row
@@ -66,7 +54,6 @@ def score_ifeval(item: Item, response: Response) -> Score:
         explanation = "not followed: " + ", ".join(missed)
         if result.all_loose:
             explanation += " (followed in loose mode)"
-    per_prompt = instructions_per_prompt()
     return Score(
         passed=result.all_strict,
         answer=f"{sum(result.strict)}/{len(ids)} instructions followed",
@@ -74,8 +61,7 @@ def score_ifeval(item: Item, response: Response) -> Score:
         metrics={
             "prompt_strict": float(result.all_strict),
             "prompt_loose": float(result.all_loose),
-            "instruction_strict": sum(result.strict) / per_prompt,
-            "instruction_loose": sum(result.loose) / per_prompt,
+            **result.instruction_metrics(),
         },
         explanation=explanation,
     )

@@ -32,8 +32,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ..scorecard import ItemOutcome, Scorecard, Tally, mean_metrics
+from ..scorecard import ItemOutcome, Scorecard, Tally
 from ..scorecard.card import protocol_of
+from ..scoring.metrics import aggregate_metrics
 
 __all__ = ["BaselineCell", "CellKind", "Pairing", "Pairings", "baseline_cell"]
 
@@ -100,7 +101,8 @@ class Pairings:
                 models.setdefault(o.model, set()).add((o.benchmark, o.item))
 
         def whole(kind: CellKind) -> BaselineCell:
-            return BaselineCell(baseline, kind, own, own, tuple(models), metrics=mean_metrics(mine), protocol=protocol_of(mine))
+            return BaselineCell(baseline, kind, own, own, tuple(models), metrics=aggregate_metrics(o.metrics for o in mine),
+                                protocol=protocol_of(mine))
 
         if not scored:
             return whole("unscored")
@@ -116,8 +118,8 @@ class Pairings:
         if len(distinct) > 1:
             return BaselineCell(baseline, "paired", own, None, tuple(models), pairings)
         common = [scored[k] for k in sorted(next(iter(distinct)))]
-        return BaselineCell(baseline, "paired", own, Tally.of(common), tuple(models), pairings, mean_metrics(common),
-                            protocol_of(common))
+        return BaselineCell(baseline, "paired", own, Tally.of(common), tuple(models), pairings,
+                            aggregate_metrics(o.metrics for o in common), protocol_of(common))
 
 
 def baseline_cell(card: Scorecard, baseline: str, capability: str, benchmark: str | None = None,

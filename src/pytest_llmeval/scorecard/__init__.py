@@ -1,7 +1,7 @@
 """The scorecard: item outcomes, their tallies per model, capability and benchmark, and the
 paired comparison with the baseline (see :class:`Scorecard`)."""
 
-from .card import SCHEMA, Group, ModelInfo, SampleSummary, Scorecard, ScorecardError, mean_metrics
+from .card import SCHEMA, Group, ModelInfo, SampleSummary, Scorecard, ScorecardError
 from .comparisons import Comparison, compare
 from .outcomes import OUTCOMES, ItemOutcome, Outcome, Tally
 
@@ -18,5 +18,4 @@ __all__ = [
     "ScorecardError",
     "Tally",
     "compare",
-    "mean_metrics",
 ]

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from ..scoring.metrics import aggregate_metrics
 from ..stats import clustered_mean_interval
 from .comparisons import Comparison, compare
 from .outcomes import ItemOutcome, Tally
@@ -84,7 +85,9 @@ class SampleSummary:
 @dataclass(frozen=True)
 class Group:
     """The tally of one model on a capability (``benchmark`` None), a benchmark, or one subset
-    of a benchmark; ``metrics`` are the means of the items' per-item metrics."""
+    of a benchmark; ``metrics`` are the figures of the items' per-item metrics (means, and
+    pooled ratios such as IFEval's instruction-level accuracy: see
+    :func:`pytest_llmeval.scoring.metrics.aggregate_metrics`)."""
 
     model: str
     capability: str
@@ -110,7 +113,7 @@ class Group:
                 if o.subset is not None:
                     by_subset[o.subset].append(o)
             subsets = tuple(cls.of(model, capability, benchmark, group, name) for name, group in sorted(by_subset.items()))
-        return cls(model, capability, benchmark, Tally.of(outcomes), mean_metrics(outcomes), subsets, subset,
+        return cls(model, capability, benchmark, Tally.of(outcomes), aggregate_metrics(o.metrics for o in outcomes), subsets, subset,
                    protocol_of(outcomes), SampleSummary.of(outcomes))
 
     def to_json(self) -> dict[str, Any]:
@@ -134,15 +137,6 @@ def protocol_of(outcomes: Iterable[ItemOutcome]) -> str | None:
     if len(found) == 1:
         return found[0]
     return "mixed: " + "; ".join(p or "the plugin's prompt" for p in found)
-
-
-def mean_metrics(outcomes: Iterable[ItemOutcome]) -> dict[str, float]:
-    """The mean of each per-item metric over the items that report it."""
-    values: dict[str, list[float]] = defaultdict(list)
-    for o in outcomes:
-        for name, value in o.metrics.items():
-            values[name].append(value)
-    return {name: sum(v) / len(v) for name, v in sorted(values.items())}
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,9 @@ class Score:
 
     ``answer`` is what the scorer extracted from the raw response (shown on failure, written
     to JUnit and the scorecard); ``metrics`` holds extra per-item figures that the scorecard
-    averages per benchmark (GSM8K's ``strict`` and ``flexible`` extraction, for example).
+    averages per benchmark (GSM8K's ``strict`` and ``flexible`` extraction, for example), or
+    pools when they are a ratio's counts (IFEval's instruction-level accuracy; see
+    :mod:`pytest_llmeval.scoring.metrics`).
     """
 
     passed: bool

@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..metrics import INSTRUCTION_LOOSE, INSTRUCTION_STRICT
+
 Checker = Callable[..., bool]
 
 #: Every implemented checker, by IFBench instruction id.
@@ -90,6 +92,15 @@ class Evaluation:
     @property
     def all_loose(self) -> bool:
         return all(self.loose)
+
+    def instruction_metrics(self) -> dict[str, float]:
+        """The item's instruction-level metrics: ``instruction_strict`` / ``instruction_loose``
+        (the share of its instructions followed) and their counts (``instructions``,
+        ``instructions_followed_strict``, ``instructions_followed_loose``), which the scorecard
+        pools over items (:data:`pytest_llmeval.scoring.metrics.POOLED_RATIOS`)."""
+        given = len(self.instruction_ids)
+        return {**INSTRUCTION_STRICT.item_metrics(sum(self.strict), given),
+                **INSTRUCTION_LOOSE.item_metrics(sum(self.loose), given)}
 
 
 def evaluate(instruction_ids: Sequence[str], kwargs_list: Sequence[Mapping[str, Any] | None], response: str) -> Evaluation:
