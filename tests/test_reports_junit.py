@@ -102,6 +102,10 @@ def test_dashboards_and_junit2html_show_every_item_and_every_capability(project:
     failing = {f"llmeval.scorecard.{v['model']} : {v['capability']}" for v in gate if v["benchmark"] is None and v["status"] == "fail"}
     assert "llmeval.scorecard.flaky : reasoning" in failing and not any(".oracle " in name for name in failing)
     assert {name for name, case in capabilities.items() if case.outcome() == "failed"} == failing
+    # A capability none of whose items was scored (all skipped or errored) shows as skipped.
+    scored = {(r["model"], r["capability"]) for r in project.scorecard()["items"] if r["outcome"] in ("passed", "failed")}
+    unscored = {name for name in capabilities if tuple(name.removeprefix("llmeval.scorecard.").split(" : ")) not in scored}
+    assert unscored and {name for name, case in capabilities.items() if case.outcome() == "skipped"} == unscored - failing
     assert "below the floor 0.900" in (capabilities["llmeval.scorecard.flaky : reasoning"].failure or "")
     assert {"test_plain : test_ordinary", "test_plain : test_broken"} <= set(cases)  # the ordinary tests keep their place
 

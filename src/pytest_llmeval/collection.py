@@ -16,7 +16,7 @@ from . import gc_pause, properties
 from .benchmarks.base import Benchmark, Item, item_key
 from .benchmarks.data import DatasetError
 from .evaluation import Evaluator
-from .items import BenchmarkItem, Bound, SuiteCollector, add_fingerprint, bound_of, identity_properties, item_name
+from .items import SUITE_NODE, BenchmarkItem, Bound, SuiteCollector, add_fingerprint, bound_of, identity_properties, item_name
 from .options import RunOptions, generation_for, protocol_for, unknown_benchmarks
 
 #: The marker ``benchmark.each`` puts on a test.
@@ -151,12 +151,12 @@ class CollectionPlugin:
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
         if self.options.suites:
-            suite = SuiteCollector.from_parent(session, name="llmeval", nodeid="llmeval", benchmarks=self.suite_benchmarks(),
+            suite = SuiteCollector.from_parent(session, name=SUITE_NODE, nodeid=SUITE_NODE, benchmarks=self.suite_benchmarks(),
                                                make_items=self.make_items)
             suite.add_marker("llmeval")
             collected: list[pytest.Item | pytest.Collector] = list(suite.collect())
             # Reported like any collector's result, so "collected N items" counts the suite too.
-            config.hook.pytest_collectreport(report=pytest.CollectReport("llmeval", "passed", None, collected))
+            config.hook.pytest_collectreport(report=pytest.CollectReport(SUITE_NODE, "passed", None, collected))
             items.extend(node for node in collected if isinstance(node, pytest.Item))
         unknown = unknown_benchmarks(self.options, {*self.benchmarks(), *self.loaded})
         if unknown:

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from .backends.base import Backend, BackendError
@@ -63,7 +64,18 @@ class ModelHandle:
             self._backend.close()
 
 
-ProgressCallback = Callable[[str, int, int, float], None]
+#: Called as ``progress(model, done, total, elapsed, failed)``: ``done`` of the ``total`` requests
+#: have finished after ``elapsed`` seconds, ``failed`` of them without an answer (a backend error,
+#: or a model that became unavailable).
+ProgressCallback = Callable[[str, int, int, float, int], None]
+
+
+@dataclass
+class Finished:
+    """How many of a model's requests have finished so far, and how many of those failed."""
+
+    done: int = 0
+    failed: int = 0
 
 
 class Engine:
@@ -152,25 +164,28 @@ class Engine:
         chunks = chunks[start:] + chunks[:start]
         total = len(missing)
         started = time.perf_counter()
-        done = 0
+        finished = Finished()
         others: list[list[tuple[str, Request]]] = []
         for chunk in chunks:
             if workers > 1 and not self.cache.claim(self._chunk_id(model, chunk), f"{self.run_id}:{worker}"):
                 others.append(chunk)  # another worker is answering it
                 continue
-            done = self._run_chunk(model, chunk, done, total, started)
+            self._run_chunk(model, chunk, finished, total, started)
             if workers > 1:
                 self.cache.finish(self._chunk_id(model, chunk))
         for chunk in others:
-            done += self._await_chunk(model, chunk, worker)
-        self._report(model, total, total, started)
+            finished.failed += self._await_chunk(model, chunk, worker)
+        finished.done = total
+        self._report(model, finished, total, started)
 
     def _chunk_id(self, model: str, chunk: list[tuple[str, Request]]) -> str:
         return f"{self.run_id}:{model}:{chunk[0][0]}:{len(chunk)}"
 
     def _await_chunk(self, model: str, chunk: list[tuple[str, Request]], worker: int) -> int:
-        """Wait for another worker's chunk to reach the cache; take it over if that worker died."""
+        """Wait for another worker's chunk to reach the cache; take it over if that worker died.
+        Returns how many of its requests failed when asked here."""
         waiting = list(chunk)
+        retried = Finished()
         while waiting:
             still = self._take_cached(waiting)
             if not still:
@@ -178,23 +193,27 @@ class Engine:
             chunk_id = self._chunk_id(model, chunk)
             if self.cache.finished(chunk_id):
                 # Done, but these failed there (errors are not cached): ask them here, once.
-                self._run_chunk(model, still, 0, len(still), time.perf_counter())
+                self._run_chunk(model, still, retried, len(still), time.perf_counter())
                 break
             if self.cache.claim(chunk_id, f"{self.run_id}:{worker}"):  # its worker died
-                self._run_chunk(model, still, 0, len(still), time.perf_counter())
+                self._run_chunk(model, still, retried, len(still), time.perf_counter())
                 self.cache.finish(chunk_id)
                 break
             waiting = still
             time.sleep(0.2)
-        return len(chunk)
+        return retried.failed
 
-    def _run_chunk(self, model: str, chunk: list[tuple[str, Request]], done: int, total: int, started: float) -> int:
+    def _run_chunk(self, model: str, chunk: list[tuple[str, Request]], finished: Finished, total: int, started: float) -> None:
+        """Answer ``chunk``, adding to ``finished`` (and reporting it) as requests finish. The end
+        is reported by the caller: a backend reports a request done before the engine has seen
+        whether it failed."""
         handle = self.models[model]
-        counter = {"done": done}
+        first = finished.done
 
         def progress(n: int) -> None:
-            counter["done"] += n
-            self._report(model, counter["done"], total, started)
+            finished.done += n
+            if finished.done < total:
+                self._report(model, finished, total, started)
 
         requests = [request for _, request in chunk]
         with handle.lock:
@@ -203,22 +222,28 @@ class Engine:
                     # A server that cannot be reached is said once, clearly, before any request.
                     handle.checked = True
                     handle.backend.check()
-                for index, response in handle.backend.run(requests, progress):
-                    key = chunk[index][0]
-                    response.meta.setdefault("backend", handle.backend.name)
-                    self._answers[key] = response
-                    self.cache.put(key, response)
-                    self._count(handle, response)
+                if not handle.failure:  # an unavailable model is not asked again, chunk after chunk
+                    for index, response in handle.backend.run(requests, progress):
+                        key = chunk[index][0]
+                        response.meta.setdefault("backend", handle.backend.name)
+                        self._answers[key] = response
+                        self.cache.put(key, response)
+                        self._count(handle, response)
+                        finished.failed += response.error is not None
             except BackendError as exc:
                 handle.failure = str(exc)
         if handle.failure:
-            for key, _ in chunk:
-                self._answers.setdefault(key, Response(error=f"model {model!r} is unavailable: {handle.failure}"))
-        return counter["done"]
+            unanswered = [key for key, _ in chunk if key not in self._answers]
+            for key in unanswered:
+                self._answers[key] = Response(error=f"model {model!r} is unavailable: {handle.failure}")
+            finished.failed += len(unanswered)
+            finished.done = max(finished.done, first + len(chunk))
+            if finished.done < total:
+                self._report(model, finished, total, started)
 
-    def _report(self, model: str, done: int, total: int, started: float) -> None:
+    def _report(self, model: str, finished: Finished, total: int, started: float) -> None:
         if self.progress is not None:
-            self.progress(model, done, total, time.perf_counter() - started)
+            self.progress(model, finished.done, total, time.perf_counter() - started, finished.failed)
 
     def answer(self, model: str, requests: Sequence[Request]) -> tuple[Request, Response]:
         """The response to an item's request: prefetched, cached, or asked for now."""
@@ -233,7 +258,7 @@ class Engine:
             return requests[0], Response(error=f"model {model!r} is unavailable: {exc}")
         response = self._answers.get(key) or self.cache.get(key)
         if response is None:
-            self._run_chunk(model, [(key, request)], 0, 1, time.perf_counter())
+            self._run_chunk(model, [(key, request)], Finished(), 1, time.perf_counter())
             response = self._answers.get(key)
             if response is None:
                 response = Response(error=f"model {model!r} is unavailable: {handle.failure or 'no answer'}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, cast
 
 import pytest
@@ -24,6 +25,11 @@ from .scoring.normalize import UNCLOSED_REASONING
 
 if TYPE_CHECKING:
     from _pytest._code.code import ExceptionInfo, TerminalRepr
+
+#: The node id of the collector of ``--llm-suite`` items, and the file that reports (JUnit's
+#: ``file`` attribute) give for them and for the scorecard's capability testcases: they come from
+#: no file of the project.
+SUITE_NODE = "llmeval"
 
 
 class Bound:
@@ -133,6 +139,14 @@ class BenchmarkItem(pytest.Item):
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
         return self.path, None, f"{self.item.benchmark.name} {self.item.id} ({self.model})"
+
+    @cached_property
+    def location(self) -> tuple[str, int | None, str]:
+        # pytest makes the path relative to the rootdir: "." for a suite item, whose path is the
+        # rootdir. Such an item comes from no file of the project: it names its collector.
+        if isinstance(self.parent, SuiteCollector):
+            return SUITE_NODE, None, self.reportinfo()[2]
+        return super().location
 
 
 def describe_wrong_answer(request: Request | None, response: Response | None, score: Score) -> str:
