@@ -37,6 +37,10 @@ class CollectionPlugin:
         #: Whether benchmark items were built, and whether collection froze them (see gc_pause).
         self.made_items = False
         self.frozen = False
+        # Given back in a cleanup registered now, before pytest's own (cleanups run last-in,
+        # first-out): pytest's end-of-session garbage collections then skip what collection
+        # made, and the objects are the collector's again before the session is over.
+        config.add_cleanup(self.unfreeze)
         #: The benchmarks whose items were loaded (registered or in test modules).
         self.loaded: set[str] = set()
         if options.merge and getattr(config.option, "dist", "no") != "no":
@@ -164,14 +168,12 @@ class CollectionPlugin:
             raise pytest.UsageError("; ".join(unknown) + f". Benchmarks of this run: {known}")
         if self.options.shard is not None:
             self.shard_counts = select_shard(config, items, *self.options.shard)
-
-    @pytest.hookimpl(trylast=True)
-    def pytest_collection_finish(self, session: pytest.Session) -> None:
-        if self.made_items:
+        if self.made_items and not self.frozen:
+            # Before the collector, paused while they were built, walks them all (see gc_pause).
             self.frozen = gc_pause.freeze_collected()
 
-    @pytest.hookimpl
-    def pytest_unconfigure(self, config: pytest.Config) -> None:
+    def unfreeze(self) -> None:
+        """Give the objects frozen after collection back to the garbage collector."""
         if self.frozen:
             gc_pause.unfreeze()
             self.frozen = False
