@@ -271,8 +271,9 @@ def test_a_persistent_fault_errors_with_its_cause_after_the_retry_limit(
 def test_a_timed_out_request_gets_a_longer_budget_on_retry() -> None:
     # A server that drops an abandoned request starts it from zero (as vLLM does): the same
     # budget again would never be enough, so each retry after a timeout gets twice the last.
-    with FakeServer(faults=lambda hit: Fault.slow(0.5)) as srv:
-        out = collect(backend_for(srv, timeout=0.3, concurrency=2), questions(2))
+    # Margins a busy machine cannot eat: 1.0 s of work against 0.7 s, then against 1.4 s.
+    with FakeServer(faults=lambda hit: Fault.slow(1.0)) as srv:
+        out = collect(backend_for(srv, timeout=0.7, concurrency=2), questions(2))
     assert [out[i].text for i in range(2)] == ["question 0", "question 1"]
     assert all(r.meta["retries"] == 1 for r in out.values())
     assert srv.requests == 4
