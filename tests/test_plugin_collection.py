@@ -244,3 +244,28 @@ def test_pausing_the_collector_restores_its_state() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_last_failed_and_deselect_find_benchmark_items_by_their_ids(project: Project) -> None:
+    first = project.run(*SUITE, "--llm-model=script:wrong", "-k", "gsm8k")
+    first.assert_outcomes(failed=5)
+    rerun = project.run(*SUITE, "--llm-model=script:wrong", "--lf")
+    rerun.assert_outcomes(failed=5, deselected=5)
+    rerun.stdout.fnmatch_lines(["run-last-failure: rerun previous 5 failures"])
+    [one] = [line.split(" ")[1] for line in first.outlines if line.startswith("FAILED llmeval::gsm8k[")][:1]
+    deselected = project.run(*SUITE, ORACLE, f"--deselect={one}")
+    deselected.assert_outcomes(passed=9, deselected=1)
+
+
+def test_last_failed_finds_items_of_a_test_module(project: Project) -> None:
+    project.pytester.makepyfile(test_sums="""
+        from pytest_llmeval import Benchmark, scorers
+
+        test_sums = Benchmark("sums", capability="arithmetic", data=[{"q": "2+3", "a": "5"}, {"q": "1+1", "a": "2"}],
+                              prompt="What is {q}?", target="a", scorer=scorers.number())
+    """)
+    project.pytester.makepyfile(test_plain="def test_ok():\n    pass\n")
+    project.run("--llm-model=script:wrong").assert_outcomes(failed=2, passed=1)
+    rerun = project.run("--llm-model=script:wrong", "--lf")
+    rerun.assert_outcomes(failed=2)
+    rerun.stdout.fnmatch_lines(["run-last-failure: rerun previous 2 failures*"])

@@ -122,7 +122,10 @@ class CollectionPlugin:
                 capability = markers.get(item.capability) or markers.setdefault(item.capability,
                                                                                getattr(pytest.mark, item.capability))
                 for model in self.model_names:
-                    node = BenchmarkItem.from_parent(parent, name=item_name(benchmark.name, item, model, several),
+                    name = item_name(benchmark.name, item, model, several)
+                    # The node id given as text, so that pytest reads "benchmark[item]" as a name and
+                    # its parameters, as it reads the ids --lf and --deselect compare with.
+                    node = BenchmarkItem.from_parent(parent, name=name, nodeid=f"{parent.nodeid}::{name}",
                                                      item=item, model=model, evaluator=self.evaluator)
                     node.add_marker(capability)
                     if own_llmeval:
