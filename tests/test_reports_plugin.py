@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from conftest import INNER_CONFTEST, SUITE, Project
 
 PROTOCOL = "recorded, 8-shot chain of thought"
@@ -50,6 +52,34 @@ def test_a_baseline_from_an_earlier_scorecard_shows_its_numbers_and_metrics(proj
     markdown = (project.path / "card.md").read_text(encoding="utf-8")
     assert "| gsm8k | reasoning | 0.000 (0.00 to 0.43)<br>0/5 passed<br>flexible 0.000 · strict 0.000 | " \
            "1.000 (0.57 to 1.00)<br>5/5 passed<br>flexible 1.000 · strict 1.000 |" in markdown
+
+
+def test_a_baseline_scorecard_is_read_before_any_inference(project: Project) -> None:
+    (project.path / "broken.json").write_text('{"x": 1', encoding="utf-8")
+    for name, said in (("missing.json", "missing.json is not a readable scorecard JSON"),
+                       ("broken.json", "broken.json is not a readable scorecard JSON")):
+        result = project.run(*SUITE, "--llm-model=script:oracle", f"--llm-baseline={name}")
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        assert said in result.stderr.str()
+    assert project.inferences() == 0
+
+
+def test_a_baseline_scorecard_of_several_models_names_the_one_to_use(project: Project) -> None:
+    first = project.run(*SUITE, "--llm-model=script:oracle", "--llm-model=script:wrong", "--llm-scorecard=two.json")
+    assert first.ret == 0
+    asked = project.inferences()
+    vague = project.run(*SUITE, "--llm-model=script:wrong", "--llm-baseline=two.json")
+    assert vague.ret == pytest.ExitCode.USAGE_ERROR
+    assert f"--llm-baseline: {project.path / 'two.json'} holds 2 models under test (oracle, wrong): name one, " \
+           "as --llm-baseline=two.json#oracle" in vague.stderr.str()
+    unknown = project.run(*SUITE, "--llm-model=script:wrong", "--llm-baseline=two.json#gpt-4")
+    assert unknown.ret == pytest.ExitCode.USAGE_ERROR
+    assert "has no model under test named 'gpt-4' (it has oracle, wrong)" in unknown.stderr.str()
+    assert project.inferences() == asked
+    chosen = project.run(*SUITE, "--llm-model=script:wrong", "--llm-baseline=two.json#oracle")
+    assert chosen.ret == 0
+    assert table_line(chosen, "capability") == ["capability", "wrong", "oracle (two.json) (baseline)"]
+    assert table_line(chosen, "reasoning") == ["reasoning", "0.000 [0.00-0.43] 0/5", "1.000 [0.57-1.00] 5/5"]
 
 
 def test_recorded_protocols_and_cut_off_replies_reach_every_report(project: Project) -> None:

@@ -19,7 +19,7 @@ import pytest
 from .backends.base import Backend, BackendContext, BackendError, BackendFactory
 from .cache import ResponseCache
 from .engine import Engine, ModelHandle
-from .options import RunOptions, api_key
+from .options import RunOptions, api_key, scorecard_baseline
 from .registry import SCHEMES, ModelSpec, ModelSpecError, parse_aliases, resolve, split_arguments
 from .scorecard import ModelInfo
 
@@ -86,7 +86,7 @@ class Models:
         """
         if text is None:
             return None, f"no {role} (turned off)"
-        if text.endswith(".json") and role == "baseline":
+        if role == "baseline" and scorecard_baseline(text) is not None:
             return None, f"from the scorecard file {text}"
         try:
             spec = self._resolve(text)

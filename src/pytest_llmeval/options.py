@@ -182,7 +182,7 @@ OPTIONS: tuple[Option, ...] = (
            default=None, default_text="the OpenAI API", metavar="URL", env="LLMEVAL_BASE_URL"),
     Option("baseline", "--llm-baseline", "llm_baseline",
            "the baseline to compare with: live when reachable, else recorded outputs, else a scorecard JSON of an "
-           "earlier run (a path ending in .json); 'none' turns it off",
+           "earlier run (a path ending in .json; PATH.json#MODEL picks one of several models in it); 'none' turns it off",
            default="gpt-3.5-turbo", default_text="gpt-3.5-turbo", metavar="SPEC"),
     Option("judge", "--llm-judge", "llm_judge",
            "the judge model for judged benchmarks (AlpacaEval, MT-Bench): live when reachable, else recorded verdicts",
@@ -419,6 +419,17 @@ def read_options(config: pytest.Config) -> RunOptions:
     values["args"] = tuple(a for a in config.invocation_params.args if "key" not in a.lower())
     known = {f.name for f in fields(RunOptions)}
     return RunOptions(**{k: v for k, v in values.items() if k in known})
+
+
+def scorecard_baseline(text: str | None) -> tuple[str, str | None] | None:
+    """``--llm-baseline`` as an earlier run's scorecard: ``("card.json", None)`` for
+    ``card.json``, ``("card.json", "MODEL")`` for ``card.json#MODEL``; None for a model spec."""
+    if not text:
+        return None
+    if text.endswith(".json"):
+        return text, None
+    path, sep, model = text.rpartition("#")
+    return (path, model) if sep and path.endswith(".json") and model else None
 
 
 def _check_writable_directory(directory: Path, flag: str, advice: str) -> None:

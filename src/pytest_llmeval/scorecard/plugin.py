@@ -19,7 +19,7 @@ import pytest
 
 from .. import properties
 from ..items import CompactFailure, compact_line, one_line
-from ..options import RunOptions, outcome_settings
+from ..options import RunOptions, outcome_settings, scorecard_baseline
 from ..state import RECORD
 from .card import ModelInfo, Scorecard, ScorecardError
 from .outcomes import ItemOutcome
@@ -45,6 +45,7 @@ class ScorecardPlugin:
         self.written: list[Path] = []
         self.thresholds = self._load_thresholds()
         self.shards = self._read_shards()
+        self.earlier = self._read_earlier_baseline()
 
     def _load_thresholds(self) -> Thresholds | None:
         """Read the thresholds file at start, so a malformed one stops the run before any inference."""
@@ -60,6 +61,27 @@ class ScorecardPlugin:
             return load_thresholds(path, shown_path(path, self.config.rootpath))
         except ThresholdsError as exc:
             raise pytest.UsageError(f"--llm-thresholds: {exc}") from None
+
+    def _read_earlier_baseline(self) -> tuple[Path, str, Scorecard] | None:
+        """With ``--llm-baseline=CARD.json`` (or ``CARD.json#MODEL``): the file, the model of it
+        that is the baseline, and the scorecard; read at start, so a missing or broken file, or
+        one whose model must be named, stops the run before any inference."""
+        found = scorecard_baseline(self.options.baseline)
+        if found is None:
+            return None
+        text, chosen = found
+        path = Path(text) if Path(text).is_absolute() else self.config.rootpath / text
+        earlier = read_scorecard(path, "--llm-baseline")
+        models = list(earlier.candidates)
+        if not models:
+            raise pytest.UsageError(f"--llm-baseline: {path} holds no model under test")
+        if chosen is None and len(models) > 1:
+            raise pytest.UsageError(f"--llm-baseline: {path} holds {len(models)} models under test "
+                                    f"({', '.join(models)}): name one, as --llm-baseline={text}#{models[0]}")
+        if chosen is not None and chosen not in models:
+            raise pytest.UsageError(f"--llm-baseline: {path} has no model under test named {chosen!r} "
+                                    f"(it has {', '.join(models)})")
+        return path, chosen or models[0], earlier
 
     def _read_shards(self) -> list[Shard]:
         """With ``--llm-merge``: the shards, checked at start; their candidates' outcomes stand in
@@ -103,13 +125,8 @@ class ScorecardPlugin:
         record = self.config.stash.get(RECORD, None)
         outcomes = list(record.baseline_outcomes) if record is not None else []
         infos: list[ModelInfo] = []
-        text = self.options.baseline
-        if text and text.endswith(".json"):
-            path = Path(text) if Path(text).is_absolute() else self.config.rootpath / text
-            earlier = read_scorecard(path, "--llm-baseline")
-            model = next((m for m in earlier.candidates), None)
-            if model is None:
-                raise pytest.UsageError(f"--llm-baseline: {path} holds no model under test")
+        if self.earlier is not None:
+            path, model, earlier = self.earlier
             name = f"{model} ({path.name})"
             outcomes += [ItemOutcome.from_json({**o.to_json(), "model": name}) for o in earlier.outcomes(model)]
             infos.append(ModelInfo(name, "scorecard file", f"outcomes from {path}", "baseline"))
