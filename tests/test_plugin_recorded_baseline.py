@@ -39,3 +39,12 @@ def test_the_baseline_is_measured_offline_from_recordings(project: Project, base
     [published] = [p for p in card["published"] if p["model"] == baseline and p["benchmark"] == "gsm8k"]
     assert published["run_protocol"] == ("0-shot chain of thought" if baseline == "gpt-3.5-turbo"
                                          else "8-shot chain of thought")
+
+
+def test_sampling_a_recorded_model_warns_that_its_samples_are_one_reply(project: Project) -> None:
+    result = project.run("--llm-suite=gsm8k", "--llm-limit=2", "--llm-model=recorded:gpt-4", "--llm-repeats=3",
+                         "--llm-temperature=0.7")
+    result.stdout.fnmatch_lines(["*ReplayWarning: recorded:gpt-4 replays one recorded reply per item, so "
+                                 "--llm-repeats=3 and --llm-temperature change nothing of its answers*"])
+    quiet = project.run("--llm-suite=gsm8k", "--llm-limit=2", "--llm-model=recorded:gpt-4")
+    assert "ReplayWarning" not in quiet.stdout.str()

@@ -29,6 +29,10 @@ JUDGE = "<judge>"
 LOCAL_SCHEMES = ("hf", "gguf", "vllm")
 
 
+class ReplayWarning(UserWarning):
+    """Sampling settings asked of a model that replays recordings (one reply per item)."""
+
+
 class Models:
     """Candidates, baseline and judge of one run, and the engine answering them.
 
@@ -111,6 +115,19 @@ class Models:
             return ModelSpec(spec.name, "recorded", recorded, spec.alias), (
                 f"recorded outputs ({recorded}): {why} for a live {spec.name}")
         return None, f"{spec.name} is not reachable ({why}) and has no recorded outputs"
+
+    def replay_warnings(self) -> list[str]:
+        """What to warn of when the run samples (``--llm-repeats``, a temperature above 0) and a
+        model under test replays recordings: each item has one recorded reply, so its samples
+        are that reply again, and its pass@K and majority vote say nothing of sampling."""
+        sampled = [f"--llm-repeats={self.options.repeats}"] if self.options.repeats > 1 else []
+        if any(value for _, value in self.options.temperature):
+            sampled.append("--llm-temperature")
+        if not sampled:
+            return []
+        return [f"{spec.name} replays one recorded reply per item, so {' and '.join(sampled)} change nothing of "
+                "its answers: its samples are that reply again, and its pass@K and majority vote say nothing "
+                "of sampling" for spec in self.candidates if spec.scheme == "recorded"]
 
     def spec(self, name: str) -> ModelSpec | None:
         """The candidate or baseline of that name."""

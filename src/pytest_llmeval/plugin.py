@@ -38,7 +38,7 @@ def pytest_configure(config: pytest.Config) -> None:
     from .collection import CollectionPlugin
     from .evaluation import Evaluator
     from .items import OutcomePolicy
-    from .models import Models
+    from .models import Models, ReplayWarning
     from .options import read_options
     from .prefetch import PrefetchPlugin
     from .threads import backend_context
@@ -54,6 +54,8 @@ def pytest_configure(config: pytest.Config) -> None:
     for found in config.hook.pytest_llmeval_backends(config=config):
         factories.update(found)
     models = Models(options, factories, backend_context(config, options))
+    for message in models.replay_warnings():
+        config.issue_config_time_warning(ReplayWarning(message), stacklevel=2)
     evaluator = Evaluator(models, options)
     record = state.RunRecord()
     config.stash[state.OPTIONS] = options
