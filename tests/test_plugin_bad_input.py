@@ -208,10 +208,10 @@ def test_an_unknown_suite_lists_capabilities_and_benchmarks(project: Project) ->
                                                  "directory; choose a directory you can write to, or turn the cache "
                                                  "off with --llm-cache=off"),
         (("--llm-temperature=gsm8kk=0.5",), "--llm-temperature=gsm8kk=...: no benchmark is named 'gsm8kk' (did you "
-                                            "mean 'gsm8k'?). Benchmarks of this run: *gsm8k*"),
+                                            "mean 'gsm8k'?). Known benchmarks: *gsm8k*"),
         (("--llm-seed=nosuch=1", "--llm-protocol=astrology=3-shot"), "--llm-seed=nosuch=...: no benchmark is named "
                                                                      "'nosuch'; --llm-protocol=astrology=...: no "
-                                                                     "benchmark is named 'astrology'. Benchmarks*"),
+                                                                     "benchmark is named 'astrology'. Known benchmarks*"),
     ],
     ids=["limit-zero", "limit-negative", "limit-word", "error-rate", "timeout", "cache-mode", "pin-alone",
          "scorecard-suffix", "scorecard-no-suffix", "cache-dir-file", "misspelt-benchmark", "unknown-benchmarks"],

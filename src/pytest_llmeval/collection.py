@@ -168,7 +168,7 @@ class CollectionPlugin:
         unknown = unknown_benchmarks(self.options, {*self.benchmarks(), *self.loaded})
         if unknown:
             known = ", ".join(sorted({*self.benchmarks(), *self.loaded}))
-            raise pytest.UsageError("; ".join(unknown) + f". Benchmarks of this run: {known}")
+            raise pytest.UsageError("; ".join(unknown) + f". Known benchmarks: {known}")
         if self.options.shard is not None:
             self.shard_counts = select_shard(config, items, *self.options.shard)
         if self.made_items and not self.frozen:
