@@ -396,3 +396,18 @@ def test_the_renderers_read_a_scorecard_document_too(scorecard):
     assert render_markdown(document) == render_markdown(scorecard)
     assert render_html(document) == render_html(scorecard)
     assert render_table(document) == render_table(scorecard)
+
+
+def test_a_gate_row_with_nothing_scored_is_not_a_check(scorecard):
+    # As in JUnit (a skipped testcase), a row none of whose items was scored judged nothing: it
+    # reads "not scored" in the gate column and is not counted among the checks.
+    gate = dict(scorecard.gate)
+    verdicts = [dict(v) for v in gate["verdicts"]]
+    [reasoning] = [v for v in verdicts if v["name"] == f"{MODEL}::reasoning"]
+    unscored = {**reasoning, "name": f"{MODEL}::long_context", "capability": "long_context", "status": "pass",
+                "n": 0, "p_value": None}
+    gate["verdicts"] = [v for v in verdicts if v["name"] != unscored["name"]] + [unscored]
+    assert any(v["name"] == unscored["name"] for v in verdicts)  # a check of the 9 before
+    text = render_markdown(scorecard.with_gate(gate))
+    assert text.splitlines()[2] == "**Gate: ❌ failed (2 of 8 checks against llm-thresholds.json)**"
+    assert row_of(text, "long_context")[4] == f"{MODEL}: not scored"

@@ -317,7 +317,8 @@ class GateResult:
 
     def summary(self) -> str:
         """One line for the terminal summary."""
-        checked = sum(1 for v in self.verdicts if v.status in ("pass", "fail", "new"))
+        # A row with nothing scored judged nothing: not a check (JUnit and the reports skip it).
+        checked = sum(1 for v in self.verdicts if v.status == "fail" or (v.status in ("pass", "new") and v.n))
         failed = len(self.failures())
         why = [f"{failed} of {checked} checks"] if failed else []
         if self.nothing_checked() is not None:

@@ -109,7 +109,9 @@ class _Columns:
             lines = []
             for m in self.models:
                 v = self.verdicts.get((m.name, capability, benchmark))
-                if v is not None:
+                if v is not None and not is_check(v):
+                    lines.append(f"{m.name}: not scored")  # nothing to judge, as JUnit says
+                elif v is not None:
                     p = f", p = {format_p(v['p_value'])}" if v.get("p_value") is not None else ""
                     lines.append(f"{_STATUS_MARK.get(v['status'], '')} {m.name}: {v['status']}{p}".strip())
             row.append(lines or ["—"])
@@ -142,6 +144,13 @@ def scorecard_tables(card: Scorecard) -> list[Table]:
     return [capability_table, benchmark_table] + ([subset_table] if subset_table.rows else [])
 
 
+def is_check(verdict: Mapping[str, Any]) -> bool:
+    """Whether a gate verdict (its JSON form) judged something: a failure, or a pass or a new
+    row with scored items; a row with nothing scored was not a check (JUnit skips it)."""
+    status = verdict.get("status")
+    return status == "fail" or (status in ("pass", "new") and bool(verdict.get("n")))
+
+
 def gate_summary(card: Scorecard) -> tuple[str, list[str], list[str]]:
     """(headline, failure messages, other messages) of the scorecard's gate section."""
     gate = card.gate
@@ -156,7 +165,7 @@ def gate_summary(card: Scorecard) -> tuple[str, list[str], list[str]]:
     failed = sum(1 for v in verdicts if v.get("status") == "fail") or len(failures)
     source = gate.get("thresholds")
     against = f" against {source}" if source else ""
-    checked = sum(1 for v in verdicts if v.get("status") in ("pass", "fail", "new"))
+    checked = sum(1 for v in verdicts if is_check(v))
     if gate.get("passed", True):
         return f"Gate: ✅ passed ({checked} checks{against})", failures, others
     return f"Gate: ❌ failed ({failed} of {checked} checks{against})", failures, others
