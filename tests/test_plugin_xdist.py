@@ -30,6 +30,8 @@ def test_two_workers_give_the_serial_runs_scorecard_and_share_the_cache(project:
     assert counts(two["benchmarks"], "model", "benchmark") == counts(one["benchmarks"], "model", "benchmark")
     assert [(r["ci_low"], r["ci_high"]) for r in two["capabilities"]] == [(r["ci_low"], r["ci_high"]) for r in one["capabilities"]]
     assert {m["name"] for m in two["models"]} == {"oracle", "wrong"}
+    # how each model was served, as the worker that built its backend described it
+    assert two["models"] == one["models"]
     first_parallel_run = project.inferences() - 20
     assert 20 <= first_parallel_run <= 40  # (each request at least once; see the xfail below for at most once)
 

@@ -168,9 +168,10 @@ class Models:
         """Whether anything was asked of the engine in this process."""
         return self._engine is not None
 
-    def info(self) -> list[ModelInfo]:
+    def info(self, built_only: bool = False, served: Mapping[str, ModelInfo] | None = None) -> list[ModelInfo]:
         """The candidates and the baseline as the scorecard lists them: which backend served
-        each and how (when it was built in this process), else its spec."""
+        each and how, when it was built in this process (or, under xdist, in a worker: ``served``),
+        else its spec; with ``built_only``, only those built here."""
         rows = []
         specs = [(spec, "candidate") for spec in self.candidates]
         if self.baseline is not None:
@@ -179,7 +180,9 @@ class Models:
             handle = self._engine.models.get(spec.name) if self._engine is not None else None
             if handle is not None and handle.built:
                 rows.append(ModelInfo(spec.name, handle.backend.name, handle.describe(), role))  # type: ignore[arg-type]
-            else:
+            elif served and spec.name in served:
+                rows.append(replace(served[spec.name], role=role))  # type: ignore[arg-type]
+            elif not built_only:
                 rows.append(ModelInfo(spec.name, spec.scheme, f"{spec.scheme}:{spec.target}", role))  # type: ignore[arg-type]
         return rows
 

@@ -71,7 +71,7 @@ def pytest_configure(config: pytest.Config) -> None:
     from .junit import JUnitPlugin
     from .scorecard.plugin import ScorecardPlugin
 
-    manager.register(ScorecardPlugin(config, options, models.info), "llmeval-scorecard")
+    manager.register(ScorecardPlugin(config, options, lambda: models.info(served=record.served)), "llmeval-scorecard")
     manager.register(JUnitPlugin(), "llmeval-junit")
     if manager.hasplugin("xdist"):
         manager.register(ControllerChannel(config), "llmeval-xdist")

@@ -13,7 +13,7 @@ import pytest
 
 from .evaluation import Evaluator
 from .options import RunOptions
-from .scorecard import ItemOutcome
+from .scorecard import ItemOutcome, ModelInfo
 
 
 @dataclass
@@ -26,6 +26,9 @@ class RunRecord:
     #: Which backend served each model, and how (the header a serial run prints after answering;
     #: under xdist, gathered from the workers and printed in the summary).
     header: list[str] = field(default_factory=list)
+    #: Under xdist, on the controller: how each model was served, as the workers that built its
+    #: backend described it (the controller builds none).
+    served: dict[str, ModelInfo] = field(default_factory=dict)
 
 
 OPTIONS = pytest.StashKey[RunOptions]()

@@ -11,12 +11,14 @@ from typing import Any
 
 import pytest
 
-from .scorecard import ItemOutcome
-from .state import RECORD
+from .scorecard import ItemOutcome, ModelInfo
+from .state import EVALUATOR, RECORD
 
-#: The ``workeroutput`` keys of the baseline's outcomes and of the worker's header lines.
+#: The ``workeroutput`` keys of the baseline's outcomes, of the worker's header lines and of the
+#: models whose backend it built (how each was served).
 BASELINE_KEY = "llmeval_baseline"
 HEADER_KEY = "llmeval_header"
+SERVED_KEY = "llmeval_served"
 
 
 def worker_slot(config: pytest.Config) -> tuple[int, int]:
@@ -46,6 +48,9 @@ class WorkerChannel:
         if output is not None and record is not None:
             output[BASELINE_KEY] = [o.to_json() for o in record.baseline_outcomes]
             output[HEADER_KEY] = list(record.header)
+            evaluator = session.config.stash.get(EVALUATOR, None)
+            if evaluator is not None:
+                output[SERVED_KEY] = [info.to_json() for info in evaluator.models.info(built_only=True)]
 
 
 class ControllerChannel:
@@ -61,3 +66,5 @@ class ControllerChannel:
             output = getattr(node, "workeroutput", {})
             record.baseline_outcomes.extend(ItemOutcome.from_json(row) for row in output.get(BASELINE_KEY, []))
             record.header.extend(line for line in output.get(HEADER_KEY, []) if line not in record.header)
+            for row in output.get(SERVED_KEY, []):
+                record.served.setdefault(str(row["name"]), ModelInfo.from_json(row))
