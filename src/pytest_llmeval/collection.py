@@ -43,6 +43,8 @@ class CollectionPlugin:
         config.add_cleanup(self.unfreeze)
         #: The benchmarks whose items were loaded (registered or in test modules).
         self.loaded: set[str] = set()
+        #: The capabilities whose marker is registered.
+        self.registered: set[str] = set()
         if options.merge and getattr(config.option, "dist", "no") != "no":
             # A merge runs no test, so it starts no xdist worker: as xdist's own -n 0 does, before
             # xdist's (trylast) pytest_configure would start its distributed session.
@@ -91,8 +93,8 @@ class CollectionPlugin:
         settings = generation_for(self.options, benchmark.name)
         if settings:
             items = [item.with_generation(**settings) for item in items]
-        for item in items:
-            self.register_capability(item.capability)
+        for capability in {item.capability for item in items}:
+            self.register_capability(capability)
         return items
 
     def with_run_protocol(self, benchmark: Benchmark) -> Benchmark:
@@ -135,6 +137,9 @@ class CollectionPlugin:
         return made
 
     def register_capability(self, capability: str) -> None:
+        if capability in self.registered:
+            return
+        self.registered.add(capability)
         line = f"{capability}: benchmark items of the {capability} capability (pytest-llmeval)"
         if line not in self.config.getini("markers"):
             self.config.addinivalue_line("markers", line)
@@ -165,10 +170,10 @@ class CollectionPlugin:
             # Reported like any collector's result, so "collected N items" counts the suite too.
             config.hook.pytest_collectreport(report=pytest.CollectReport(SUITE_NODE, "passed", None, collected))
             items.extend(node for node in collected if isinstance(node, pytest.Item))
-        unknown = unknown_benchmarks(self.options, {*self.benchmarks(), *self.loaded})
+        known = {*self.benchmarks(), *self.loaded}
+        unknown = unknown_benchmarks(self.options, known)
         if unknown:
-            known = ", ".join(sorted({*self.benchmarks(), *self.loaded}))
-            raise pytest.UsageError("; ".join(unknown) + f". Known benchmarks: {known}")
+            raise pytest.UsageError("; ".join(unknown) + f". Known benchmarks: {', '.join(sorted(known))}")
         if self.options.shard is not None:
             self.shard_counts = select_shard(config, items, *self.options.shard)
         if self.made_items and not self.frozen:

@@ -38,13 +38,6 @@ def score_ifbench(item: Item, response: Response) -> Score:
     row = item.row
     ids = _ids(row)
     result = evaluate(ids, [clean_kwargs(k) for k in row["kwargs"]], response.text)
-    missed = [i for i, ok in zip(ids, result.strict, strict=True) if not ok]
-    missed_loose = [i for i, ok in zip(ids, result.loose, strict=True) if not ok]
-    explanation = ""
-    if missed:
-        explanation = "not followed: " + ", ".join(missed)
-        if not missed_loose:
-            explanation += " (followed in loose mode)"
     return Score(
         passed=result.all_strict,
         answer=f"{sum(result.strict)}/{len(ids)} constraints followed",
@@ -54,7 +47,7 @@ def score_ifbench(item: Item, response: Response) -> Score:
             "loose": float(result.all_loose),
             **result.instruction_metrics(),
         },
-        explanation=explanation,
+        explanation=result.missed_text(),
     )
 
 

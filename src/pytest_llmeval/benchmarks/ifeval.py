@@ -48,12 +48,6 @@ def score_ifeval(item: Item, response: Response) -> Score:
     ids = _ids(row)
     kwargs = [clean_kwargs(k) for k in row["kwargs"]]
     result = evaluate(ids, kwargs, response.text)
-    missed = [i for i, ok in zip(ids, result.strict, strict=True) if not ok]
-    explanation = ""
-    if missed:
-        explanation = "not followed: " + ", ".join(missed)
-        if result.all_loose:
-            explanation += " (followed in loose mode)"
     return Score(
         passed=result.all_strict,
         answer=f"{sum(result.strict)}/{len(ids)} instructions followed",
@@ -63,7 +57,7 @@ def score_ifeval(item: Item, response: Response) -> Score:
             "prompt_loose": float(result.all_loose),
             **result.instruction_metrics(),
         },
-        explanation=explanation,
+        explanation=result.missed_text(),
     )
 
 

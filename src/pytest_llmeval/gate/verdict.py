@@ -317,8 +317,7 @@ class GateResult:
 
     def summary(self) -> str:
         """One line for the terminal summary."""
-        # A row with nothing scored judged nothing: not a check (JUnit and the reports skip it).
-        checked = sum(1 for v in self.verdicts if v.status == "fail" or (v.status in ("pass", "new") and v.n))
+        checked = sum(1 for v in self.verdicts if is_check(v.status, v.n))
         failed = len(self.failures())
         why = [f"{failed} of {checked} checks"] if failed else []
         if self.nothing_checked() is not None:
@@ -340,6 +339,13 @@ class GateResult:
             "verdicts": [v.to_dict() for v in self.verdicts],
             "messages": self.messages(),
         }
+
+
+def is_check(status: str, scored: int) -> bool:
+    """Whether a verdict of this status, on a row with ``scored`` items scored now, judged
+    something: a failure, or a pass or a new row with scored items. A row with nothing scored
+    judged nothing (JUnit skips it, and the summaries do not count it)."""
+    return status == "fail" or (status in ("pass", "new") and scored > 0)
 
 
 def _capabilities_text(pairs: Iterable[tuple[str, str]]) -> str:

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..gate.verdict import is_check
 from ..published import format_published, protocol_note
 from ..scorecard import Comparison, Group, ModelInfo, Scorecard
 from ..stats import format_p
@@ -109,7 +110,7 @@ class _Columns:
             lines = []
             for m in self.models:
                 v = self.verdicts.get((m.name, capability, benchmark))
-                if v is not None and not is_check(v):
+                if v is not None and not _judged(v):
                     lines.append(f"{m.name}: not scored")  # nothing to judge, as JUnit says
                 elif v is not None:
                     p = f", p = {format_p(v['p_value'])}" if v.get("p_value") is not None else ""
@@ -144,11 +145,9 @@ def scorecard_tables(card: Scorecard) -> list[Table]:
     return [capability_table, benchmark_table] + ([subset_table] if subset_table.rows else [])
 
 
-def is_check(verdict: Mapping[str, Any]) -> bool:
-    """Whether a gate verdict (its JSON form) judged something: a failure, or a pass or a new
-    row with scored items; a row with nothing scored was not a check (JUnit skips it)."""
-    status = verdict.get("status")
-    return status == "fail" or (status in ("pass", "new") and bool(verdict.get("n")))
+def _judged(verdict: Mapping[str, Any]) -> bool:
+    """:func:`~pytest_llmeval.gate.verdict.is_check` of a verdict's JSON form."""
+    return is_check(str(verdict.get("status")), int(verdict.get("n") or 0))
 
 
 def gate_summary(card: Scorecard) -> tuple[str, list[str], list[str]]:
@@ -165,7 +164,7 @@ def gate_summary(card: Scorecard) -> tuple[str, list[str], list[str]]:
     failed = sum(1 for v in verdicts if v.get("status") == "fail") or len(failures)
     source = gate.get("thresholds")
     against = f" against {source}" if source else ""
-    checked = sum(1 for v in verdicts if is_check(v))
+    checked = sum(1 for v in verdicts if _judged(v))
     if gate.get("passed", True):
         return f"Gate: ✅ passed ({checked} checks{against})", failures, others
     return f"Gate: ❌ failed ({failed} of {checked} checks{against})", failures, others

@@ -93,6 +93,14 @@ class Evaluation:
     def all_loose(self) -> bool:
         return all(self.loose)
 
+    def missed_text(self) -> str:
+        """What a failure says: ``"not followed: a, b"``, with ``" (followed in loose mode)"``
+        when the loose reading follows them all; ``""`` when every instruction was followed."""
+        missed = [i for i, ok in zip(self.instruction_ids, self.strict, strict=True) if not ok]
+        if not missed:
+            return ""
+        return "not followed: " + ", ".join(missed) + (" (followed in loose mode)" if self.all_loose else "")
+
     def instruction_metrics(self) -> dict[str, float]:
         """The item's instruction-level metrics: ``instruction_strict`` / ``instruction_loose``
         (the share of its instructions followed) and their counts (``instructions``,
